@@ -1,0 +1,3 @@
+from garmentparse.cli import main
+
+main()

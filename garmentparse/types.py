@@ -1,0 +1,150 @@
+"""The dataclasses every stage passes on.
+
+- :class:`Detections` - what a segmenter finds in one image (boxes, scores, parts, masks).
+- :class:`AttributePrediction` - one classifier head's answer for one crop.
+- :class:`Garment` - one detected garment with its attributes, as written by ``tag``.
+- :class:`TagResult` - one image's line in the ``tag`` output.
+
+Coordinates are pixels of the original image; boxes are ``[x0, y0, x1, y1]``; masks are COCO
+RLE dicts with ``counts`` as ``str`` (JSON-ready).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from garmentparse import masks as mask_utils
+
+RLE = dict[str, Any]
+
+
+@dataclass
+class Detections:
+    """Garments found in one image. All fields have one entry per detection."""
+
+    boxes: np.ndarray  # (N, 4) float32, [x0, y0, x1, y1]
+    scores: np.ndarray  # (N,) float32
+    labels: list[str]  # part ids, e.g. "top"
+    masks: list[RLE]  # COCO RLE per detection, image-sized
+    image_size: tuple[int, int]  # (height, width)
+
+    def __post_init__(self) -> None:
+        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        n = len(self.boxes)
+        if not (len(self.scores) == len(self.labels) == len(self.masks) == n):
+            raise ValueError(
+                f"Detections fields disagree in length: boxes={n}, scores={len(self.scores)}, "
+                f"labels={len(self.labels)}, masks={len(self.masks)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls, image_size: tuple[int, int]) -> Detections:
+        return cls(np.zeros((0, 4)), np.zeros(0), [], [], image_size)
+
+    @classmethod
+    def from_torchvision(
+        cls,
+        output: dict[str, Any],
+        class_names: list[str],
+        image_size: tuple[int, int],
+        mask_threshold: float = 0.5,
+    ) -> Detections:
+        """Adapt one torchvision Mask R-CNN output dict (``boxes``, ``scores``, ``labels``,
+        ``masks`` of shape (N, 1, H, W) probabilities). ``class_names[i]`` names label ``i + 1``."""
+        boxes = output["boxes"].detach().float().cpu().numpy()
+        scores = output["scores"].detach().float().cpu().numpy()
+        labels = [class_names[int(i) - 1] for i in output["labels"].detach().cpu().tolist()]
+        binary = (output["masks"].detach()[:, 0] >= mask_threshold).cpu().numpy()
+        rles = [mask_utils.encode(m) for m in binary]
+        return cls(boxes, scores, labels, rles, image_size)
+
+    def filter(self, keep: np.ndarray) -> Detections:
+        """A new Detections with only the entries where ``keep`` (bool mask or indices) holds."""
+        idx = np.arange(len(self))[keep] if np.asarray(keep).dtype == bool else np.asarray(keep)
+        return Detections(
+            self.boxes[idx], self.scores[idx], [self.labels[i] for i in idx],
+            [self.masks[i] for i in idx], self.image_size,
+        )
+
+    def binary_masks(self) -> np.ndarray:
+        """(N, H, W) uint8 masks decoded from the RLEs."""
+        h, w = self.image_size
+        if not self.masks:
+            return np.zeros((0, h, w), dtype=np.uint8)
+        return np.stack([mask_utils.decode(m) for m in self.masks])
+
+
+@dataclass
+class AttributePrediction:
+    """One head's answer: the top label, its probability and the top-k alternatives.
+
+    For multi-label heads ``labels`` lists every value above the head's threshold."""
+
+    label: str | None
+    probability: float
+    top_k: list[tuple[str, float]] = field(default_factory=list)
+    labels: list[str] | None = None  # multi-label heads only
+
+    def to_dict(self, attribute: str, lang: str = "en") -> dict[str, Any]:
+        from garmentparse.vocab import translate
+
+        out: dict[str, Any] = {
+            "label": translate(attribute, self.label, lang) if self.label is not None else None,
+            "probability": round(float(self.probability), 4),
+            "top_k": [
+                {"label": translate(attribute, lab, lang), "probability": round(float(p), 4)}
+                for lab, p in self.top_k
+            ],
+        }
+        if self.labels is not None:
+            out["labels"] = [translate(attribute, lab, lang) for lab in self.labels]
+        return out
+
+
+@dataclass
+class Garment:
+    """One garment in a tagged image."""
+
+    part: str
+    score: float
+    box: list[float]  # [x0, y0, x1, y1]
+    mask: RLE
+    attributes: dict[str, AttributePrediction] = field(default_factory=dict)
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        from garmentparse.vocab import translate
+
+        return {
+            "part": translate("part", self.part, lang),
+            "score": round(float(self.score), 4),
+            "box": [round(float(v), 2) for v in self.box],
+            "mask": self.mask,
+            "attributes": {k: v.to_dict(k, lang) for k, v in self.attributes.items()},
+        }
+
+
+@dataclass
+class TagResult:
+    """One image's result. ``error`` is set (and ``garments`` empty) when it failed."""
+
+    path: str
+    width: int | None
+    height: int | None
+    garments: list[Garment] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "width": self.width,
+            "height": self.height,
+            "garments": [g.to_dict(lang) for g in self.garments],
+            "error": self.error,
+        }
