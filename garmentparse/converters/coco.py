@@ -1,0 +1,146 @@
+"""COCO plumbing shared by the converters and dataset tools: categories, load/save, streaming."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from garmentparse import vocab
+
+Classes = Literal["part", "category"]
+CocoDict = dict[str, Any]
+
+
+def coco_categories(classes: Classes = "part") -> list[dict[str, Any]]:
+    """COCO ``categories``: the 4 parts (ids 1..4) or the 21 fine categories (ids 1..21)."""
+    if classes == "part":
+        return [{"id": i, "name": p, "supercategory": "garment"} for i, p in enumerate(vocab.PARTS, 1)]
+    if classes == "category":
+        return [{"id": i, "name": c, "supercategory": vocab.CATEGORY_PART[c]}
+                for i, c in enumerate(vocab.CATEGORY_PART, 1)]
+    raise ValueError(f"unknown classes {classes!r}: use 'part' or 'category'")
+
+
+def category_ids(classes: Classes = "part") -> dict[str, int]:
+    """English name -> COCO category id for ``classes``."""
+    return {c["name"]: c["id"] for c in coco_categories(classes)}
+
+
+def coco_info(description: str, classes: Classes, **extra: Any) -> dict[str, Any]:
+    return {"description": description, "classes": classes, "tool": "garmentparse", **extra}
+
+
+def load_coco(coco: CocoDict | str | Path) -> CocoDict:
+    """A COCO dict from a dict (returned as is) or a JSON file."""
+    if isinstance(coco, dict):
+        return coco
+    with open(coco, "rb") as f:
+        return json.load(f)
+
+
+def save_coco(coco: CocoDict, path: str | Path) -> None:
+    """Write a COCO dict as compact UTF-8 JSON, atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(coco, f, ensure_ascii=False, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class CocoStreamWriter:
+    """Writes a COCO file piece by piece, so memory does not grow with the corpus.
+
+    Images and annotations go to two temporary files next to ``path`` as they arrive; ``close``
+    joins header, images, annotations into ``path`` (atomic rename). Annotations may be given as
+    dicts or as pre-serialised JSON *fragments* (an object's text without its opening ``{``),
+    which lets worker processes do the serialisation.
+    """
+
+    def __init__(self, path: str | Path, header: dict[str, Any], categories: list[dict[str, Any]]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.header = header
+        self.categories = categories
+        self._dir = tempfile.mkdtemp(prefix=".coco-", dir=self.path.parent)
+        self._images = open(os.path.join(self._dir, "images"), "w", encoding="utf-8")
+        self._anns = open(os.path.join(self._dir, "annotations"), "w", encoding="utf-8")
+        self.n_images = 0
+        self.n_annotations = 0
+
+    def add_image(self, image: dict[str, Any]) -> None:
+        self._images.write(("," if self.n_images else "") + json.dumps(image, ensure_ascii=False))
+        self.n_images += 1
+
+    def add_annotation(self, ann: dict[str, Any]) -> None:
+        self._anns.write(("," if self.n_annotations else "") + json.dumps(ann, ensure_ascii=False))
+        self.n_annotations += 1
+
+    def add_annotation_fragment(self, ann_id: int, image_id: int, fragment: str) -> None:
+        """Add ``{"id": ann_id, "image_id": image_id, <fragment>``; fragment ends with ``}``."""
+        sep = "," if self.n_annotations else ""
+        self._anns.write(f'{sep}{{"id":{ann_id},"image_id":{image_id},{fragment}')
+        self.n_annotations += 1
+
+    def close(self) -> Path:
+        self._images.close()
+        self._anns.close()
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with open(tmp, "w", encoding="utf-8") as out:
+            head = json.dumps(self.header, ensure_ascii=False)[:-1]  # drop the closing brace
+            out.write(head + ("," if self.header else ""))
+            out.write('"categories":' + json.dumps(self.categories, ensure_ascii=False))
+            out.write(',"images":[')
+            with open(self._images.name, encoding="utf-8") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+            out.write('],"annotations":[')
+            with open(self._anns.name, encoding="utf-8") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+            out.write("]}")
+        os.replace(tmp, self.path)
+        shutil.rmtree(self._dir, ignore_errors=True)
+        return self.path
+
+    def abort(self) -> None:
+        for f in (self._images, self._anns):
+            f.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> CocoStreamWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def annotations_by_image(coco: CocoDict) -> dict[int, list[dict[str, Any]]]:
+    """image id -> its annotations (every image present, possibly with an empty list)."""
+    out: dict[int, list[dict[str, Any]]] = {img["id"]: [] for img in coco.get("images", [])}
+    for ann in coco.get("annotations", []):
+        out.setdefault(ann["image_id"], []).append(ann)
+    return out
+
+
+def category_names(coco: CocoDict) -> dict[int, str]:
+    return {c["id"]: c["name"] for c in coco.get("categories", [])}
+
+
+def subset(coco: CocoDict, image_ids: Iterable[int]) -> CocoDict:
+    """A COCO dict with only ``image_ids`` and their annotations (categories kept)."""
+    keep = set(image_ids)
+    out = {k: v for k, v in coco.items() if k not in ("images", "annotations")}
+    out["images"] = [im for im in coco.get("images", []) if im["id"] in keep]
+    out["annotations"] = [a for a in coco.get("annotations", []) if a["image_id"] in keep]
+    return out

@@ -1,0 +1,188 @@
+"""Garment crops for the attribute classifier: one masked, square crop per COCO annotation.
+
+Writes the crops plus ``manifest.csv`` (the contract the classifier trains from): ``crop_path``
+(relative to the manifest's folder), ``source_image``, ``image_id``, ``annotation_id``, ``part``
+and one column per attribute in ``vocab.ATTRIBUTES`` order (multi-label values joined with ``|``,
+empty cell = label missing).
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from garmentparse import masks, vocab
+from garmentparse.draw import save_rgb
+from garmentparse.imageio import ImageReadError, load_rgb
+from garmentparse.report import Report
+
+from .coco import CocoDict, annotations_by_image, category_names, load_coco
+
+MANIFEST_COLUMNS: list[str] = ["crop_path", "source_image", "image_id", "annotation_id", "part",
+                               *vocab.ATTRIBUTES]
+
+
+def annotation_part(ann: dict[str, Any], cat_names: dict[int, str]) -> str | None:
+    """The garment part of an annotation: its ``part`` key, else from its category name."""
+    part = ann.get("part")
+    if part in vocab.PARTS:
+        return part
+    name = cat_names.get(ann.get("category_id"))
+    if name in vocab.PARTS:
+        return name
+    return vocab.part_of(name) if name else None
+
+
+def annotation_attributes(ann: dict[str, Any], cat_names: dict[int, str]) -> dict[str, Any]:
+    """The annotation's ``attributes``; a fine-category dataset also gives ``category``."""
+    attrs = dict(ann.get("attributes") or {})
+    name = cat_names.get(ann.get("category_id"))
+    if "category" not in attrs and name in vocab.CATEGORY_PART:
+        attrs["category"] = name
+    return attrs
+
+
+def manifest_row(crop_path: str, source_image: str, image_id: int, ann_id: int, part: str,
+                 attrs: dict[str, Any]) -> dict[str, str]:
+    row = {"crop_path": crop_path, "source_image": source_image, "image_id": str(image_id),
+           "annotation_id": str(ann_id), "part": part}
+    for name in vocab.ATTRIBUTES:
+        value = attrs.get(name)
+        if value is None or value == [] or value == "":
+            row[name] = ""
+        elif isinstance(value, (list, tuple)):
+            row[name] = "|".join(str(v) for v in value)
+        else:
+            row[name] = str(value)
+    return row
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "x"
+
+
+@dataclass(frozen=True)
+class _CropJob:
+    images_dir: str
+    out_dir: str
+    size: int | None
+    background: str
+    by_category: bool
+    pad: float
+
+
+def crop_image(image: dict[str, Any], anns: list[dict[str, Any]], cat_names: dict[int, str], job: _CropJob
+               ) -> tuple[list[dict[str, str]], list[tuple[str, str, str, str]]]:
+    """Crops of one photo's garments: manifest rows and problems (file, reason, detail, action)."""
+    src = os.path.join(job.images_dir, image["file_name"])
+    rows: list[dict[str, str]] = []
+    problems: list[tuple[str, str, str, str]] = []
+    try:
+        photo = load_rgb(src)
+    except ImageReadError as exc:
+        return rows, [(src, "image_undecodable", str(exc), f"{len(anns)} garments skipped")]
+    h, w = photo.shape[:2]
+    if (image.get("width"), image.get("height")) not in ((w, h), (None, None)):
+        return rows, [(src, "size_mismatch_skipped",
+                       f"COCO says {image.get('width')}x{image.get('height')}, photo is {w}x{h}",
+                       f"{len(anns)} garments skipped")]
+    stem = _safe(Path(image["file_name"]).stem)
+    for ann in anns:
+        part = annotation_part(ann, cat_names)
+        attrs = annotation_attributes(ann, cat_names)
+        try:
+            mask = masks.decode(masks.segmentation_to_rle(ann["segmentation"], h, w))
+        except Exception as exc:  # noqa: BLE001 - broken segmentations are reported, not fatal
+            problems.append((src, "invalid_segmentation", f"annotation {ann.get('id')}: {exc}", "skipped"))
+            continue
+        if not mask.any():
+            problems.append((src, "empty_mask", f"annotation {ann.get('id')}", "skipped"))
+            continue
+        ys, xs = np.nonzero(mask)
+        box = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+        crop = masks.masked_crop(photo, mask, box, size=job.size, background=job.background, pad=job.pad)
+        folder = _safe(attrs.get("category") or part or "unknown") if job.by_category else "crops"
+        rel = f"{folder}/{stem}_{ann['id']}.jpg"
+        save_rgb(os.path.join(job.out_dir, rel), crop)
+        rows.append(manifest_row(rel, image["file_name"], image["id"], ann["id"], part or "", attrs))
+    return rows, problems
+
+
+_JOB: tuple[_CropJob, dict[int, str]] | None = None
+
+
+def _init(job: _CropJob, cat_names: dict[int, str]) -> None:
+    global _JOB
+    _JOB = (job, cat_names)
+
+
+def _crop_task(item: tuple[dict[str, Any], list[dict[str, Any]]]):
+    assert _JOB is not None
+    return crop_image(item[0], item[1], _JOB[1], _JOB[0])
+
+
+def crop_dataset(
+    coco: CocoDict | str | Path,
+    images_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    size: int | None = 400,
+    background: str = "white",
+    by_category: bool = False,
+    workers: int = 1,
+    pad: float = 0.0,
+    on_progress: Callable[[int], None] | None = None,
+) -> Report:
+    """Cut every garment of a COCO dataset by its mask into ``out_dir`` and write ``manifest.csv``.
+
+    Crops are letterboxed to ``size``x``size`` (None keeps the crop's size) with pixels outside
+    the mask set by ``background`` (``white``, ``black`` or ``keep``). ``by_category`` puts crops
+    in one folder per category (the part when the category is unknown) instead of ``crops/``.
+    """
+    if background not in ("white", "black", "keep"):
+        raise ValueError(f"unknown background {background!r}: use white, black or keep")
+    data = load_coco(coco)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    job = _CropJob(str(images_dir), str(out), size, background, by_category, pad)
+    cat_names = category_names(data)
+    by_image = annotations_by_image(data)
+    items = [(img, by_image.get(img["id"], [])) for img in data.get("images", [])]
+    items = [it for it in items if it[1]]
+    report = Report("crop")
+    report.counts["images"] = len(items)
+    rows: list[dict[str, str]] = []
+    if workers > 1 and len(items) > 1:
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        with mp.get_context(method).Pool(workers, initializer=_init, initargs=(job, cat_names)) as pool:
+            results = pool.imap(_crop_task, items, chunksize=8)
+            for i, (r, p) in enumerate(results, 1):
+                rows.extend(r)
+                for prob in p:
+                    report.add(*prob)
+                if on_progress:
+                    on_progress(i)
+    else:
+        for i, (img, anns) in enumerate(items, 1):
+            r, p = crop_image(img, anns, cat_names, job)
+            rows.extend(r)
+            for prob in p:
+                report.add(*prob)
+            if on_progress:
+                on_progress(i)
+    manifest = out / "manifest.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    report.counts["crops"] = len(rows)
+    report.counts["annotations"] = sum(len(a) for _, a in items)
+    return report
