@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from rich.markup import escape
+
 from garmentparse.cli.common import console, print_json, progress
 from garmentparse.report import Report
 
@@ -15,7 +17,7 @@ def _finish(report: Report, report_path: Optional[Path], strict: bool, as_json: 
     """Save and print the report; exit 1 if nothing was converted or ``strict`` and problems."""
     if report_path is not None:
         report.save(report_path)
-        console.print(f"report: {report_path}")
+        console.print(f"report: {escape(str(report_path))}")
     report.print_summary()
     if as_json:
         print_json({"counts": dict(report.counts), "problem_counts": dict(report.reason_counts())})
@@ -57,7 +59,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
             rep = convert_kfashion_to_file(labels, out, images, classes=classes, workers=workers,  # type: ignore[arg-type]
                                            full_decode=full_decode,
                                            on_progress=lambda n: bar.update(task, completed=n))
-        console.print(f"wrote {out}")
+        console.print(f"wrote {escape(str(out))}")
         _finish(rep, report, strict, as_json)
 
     @app.command("ccp")
@@ -79,7 +81,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
             raise typer.BadParameter("use 'part' or 'category'", param_hint="--classes")
         coco, rep = convert_ccp(root, classes=classes, min_area=min_area)  # type: ignore[arg-type]
         save_coco(coco, out)
-        console.print(f"wrote {out}")
+        console.print(f"wrote {escape(str(out))}")
         _finish(rep, report, strict, as_json)
 
     root.add_typer(app, name="convert")

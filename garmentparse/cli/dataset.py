@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from rich.markup import escape
+
 from garmentparse.cli.common import console, print_json, progress
 
 
@@ -38,7 +40,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         if report is not None:
             rep.save(report)
         rep.print_summary()
-        console.print(f"wrote {out / 'manifest.csv'}")
+        console.print(f"wrote {escape(str(out / 'manifest.csv'))}")
         if rep.counts.get("crops", 0) == 0:
             raise typer.Exit(1)
 
@@ -77,7 +79,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         test: float = typer.Option(0.0, "--test", min=0.0, max=1.0, help="Fraction of images for test (0: none)."),
         seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same split."),
     ) -> None:
-        """Reproducible train/val[/test] split, stratified by category so rare classes reach every split."""
+        """Reproducible train/val (and test) split, stratified by category so rare classes reach every split."""
         from garmentparse.converters import split_coco
 
         if val + test >= 1.0:
@@ -86,7 +88,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         summary = {name: {"images": len(p["images"]), "annotations": len(p["annotations"]),
                           "file": str(out_dir / f"{name}.json")} for name, p in parts.items()}
         for name, s in summary.items():
-            console.print(f"{name}: {s['images']} images, {s['annotations']} garments -> {s['file']}")
+            console.print(f"{name}: {s['images']} images, {s['annotations']} garments -> {escape(s['file'])}")
         print_json(summary)
 
     @root.command("stats")
@@ -118,6 +120,6 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
             rep = visualize_coco(coco, images, out, limit=limit,
                                  on_progress=lambda n: bar.update(task, completed=n))
         rep.print_summary()
-        console.print(f"wrote {rep.counts.get('pictures', 0)} PNGs to {out}")
+        console.print(f"wrote {rep.counts.get('pictures', 0)} PNGs to {escape(str(out))}")
         if rep.counts.get("pictures", 0) == 0:
             raise typer.Exit(1)

@@ -138,7 +138,7 @@ def convert_ccp(root: str | Path, *, classes: Classes = "part", min_area: int = 
         used.add(mask_file.stem)
         try:
             gt = load_pixel_labels(mask_file)
-        except (ValueError, OSError, NotImplementedError) as exc:
+        except Exception as exc:  # noqa: BLE001 - scipy raises several types for broken .mat files
             report.add(mask_file, "invalid_mask", f"cannot read pixel labels: {exc}")
             continue
         try:

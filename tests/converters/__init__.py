@@ -1,0 +1,1 @@
+"""Tests of garmentparse.converters and the dataset tools."""
