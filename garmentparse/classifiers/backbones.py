@@ -1,0 +1,131 @@
+"""Headless torchvision backbones by name: conv features + global average pooling.
+
+``BACKBONES.get(name)(init)`` returns a :class:`Backbone` whose forward gives pooled
+``(B, out_dim)`` features. ``init`` is ``none`` (random), ``imagenet`` (torchvision weights:
+downloads once, only when asked for) or the path of a local state-dict file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torchvision
+from torch import nn
+
+from garmentparse.registry import Registry
+
+
+class Backbone(nn.Module):
+    """``features`` (a conv trunk) then global average pooling to ``out_dim`` numbers."""
+
+    def __init__(self, features: nn.Module, out_dim: int, name: str) -> None:
+        super().__init__()
+        self.features = features
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out_dim = out_dim
+        self.name = name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.pool(self.features(x)), 1)
+
+
+BackboneFactory = Callable[[str], Backbone]
+BACKBONES: Registry[BackboneFactory] = Registry("backbone")
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise FileNotFoundError(f"backbone init file not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
+        raise ValueError(f"{path}: cannot read backbone weights: {exc}") from None
+    if isinstance(data, nn.Module):
+        data = data.state_dict()
+    for key in ("state_dict", "model"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise ValueError(f"{path}: not a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in data.items()}
+
+
+def _fits(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], keys: list[str]) -> list[str]:
+    """Keys of ``keys`` that are missing from ``state`` or have another shape there."""
+    return [k for k in keys if k not in state or state[k].shape != own[k].shape]
+
+
+def _initialise(model: nn.Module, backbone: Backbone, path: Path,
+                in_trunk: Callable[[str], bool]) -> None:
+    """Load a local file: a torchvision state dict of the full model (its classifier is
+    ignored), a headless :class:`Backbone` state dict, or a garmentparse classifier checkpoint."""
+    state = _read_state_dict(path)
+    if any(k.startswith("backbone.") for k in state):  # a garmentparse classifier's weights
+        state = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
+    own = backbone.state_dict()
+    if not _fits(own, state, list(own)):
+        backbone.load_state_dict({k: state[k] for k in own})
+        return
+    full = model.state_dict()
+    trunk_keys = [k for k in full if in_trunk(k)]
+    bad = _fits(full, state, trunk_keys)
+    if bad:
+        raise ValueError(f"{path}: weights do not fit backbone {backbone.name!r} "
+                         f"({len(bad)} of {len(trunk_keys)} keys missing or of another shape, "
+                         f"e.g. {bad[:3]})")
+    model.load_state_dict({k: state[k] for k in trunk_keys}, strict=False)
+
+
+def _torchvision(name: str, init: str, weights_enum: str) -> nn.Module:
+    if init == "imagenet":
+        weights = getattr(torchvision.models, weights_enum).DEFAULT
+        return torchvision.models.get_model(name, weights=weights)
+    return torchvision.models.get_model(name, weights=None)
+
+
+def _make(name: str, weights_enum: str, trunk: Callable[[nn.Module], nn.Module],
+          out_dim: int, trunk_prefix: Callable[[str], bool]) -> BackboneFactory:
+    def build(init: str = "none") -> Backbone:
+        model = _torchvision(name, init, weights_enum)
+        backbone = Backbone(trunk(model), out_dim, name)
+        if init not in ("none", "imagenet"):
+            _initialise(model, backbone, Path(init), trunk_prefix)
+        return backbone
+
+    build.__doc__ = f"torchvision {name} without its classifier ({out_dim} pooled features)."
+    BACKBONES.register(name)(build)
+    return build
+
+
+def _resnet_trunk(m: nn.Module) -> nn.Module:
+    return nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool, m.layer1, m.layer2, m.layer3, m.layer4)
+
+
+def _is_resnet_trunk(key: str) -> bool:
+    return not key.startswith("fc.")
+
+
+def _features_trunk(m: nn.Module) -> nn.Module:
+    return m.features
+
+
+def _is_features(key: str) -> bool:
+    return key.startswith("features.")
+
+
+# The K-Fashion experiments used VGG/ResNet; EfficientNet for accuracy per FLOP; the light
+# ones (resnet18, mobilenet_v3_small) keep CPU tests fast.
+_make("vgg16", "VGG16_Weights", _features_trunk, 512, _is_features)
+_make("vgg16_bn", "VGG16_BN_Weights", _features_trunk, 512, _is_features)
+_make("resnet18", "ResNet18_Weights", _resnet_trunk, 512, _is_resnet_trunk)
+_make("resnet50", "ResNet50_Weights", _resnet_trunk, 2048, _is_resnet_trunk)
+_make("efficientnet_b0", "EfficientNet_B0_Weights", _features_trunk, 1280, _is_features)
+_make("efficientnet_b4", "EfficientNet_B4_Weights", _features_trunk, 1792, _is_features)
+_make("mobilenet_v3_small", "MobileNet_V3_Small_Weights", _features_trunk, 576, _is_features)
+
+
+def build_backbone(name: str, init: str = "none") -> Backbone:
+    """The registered backbone ``name``, initialised from ``init``."""
+    return BACKBONES.get(name)(init)

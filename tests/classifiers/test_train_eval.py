@@ -1,0 +1,215 @@
+"""Train the tiny config on real CCP crops (CPU), then evaluate, predict and reload it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from garmentparse import vocab
+from garmentparse.checkpoint import load_checkpoint, save_checkpoint
+from garmentparse.classifiers import (evaluate_classifier, load_classifier, load_classifier_config,
+                                      restrict_to_parts, train_classifier)
+from garmentparse.classifiers.data import read_manifest, split_manifest
+from garmentparse.imageio import load_rgb
+from garmentparse.types import AttributePrediction
+
+from .conftest import CROP_SIZE, TINY, invoke, runner
+
+
+@pytest.fixture(scope="module")
+def clf(trained):
+    return load_classifier(trained / "model.pt", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def crops(ccp_crops):
+    records = read_manifest(ccp_crops)
+    return records, [load_rgb(r.path) for r in records]
+
+
+def test_run_dir_contents(trained):
+    for name in ("config.yaml", "metrics.jsonl", "report.json", "model.pt"):
+        assert (trained / name).is_file(), name
+    rows = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    cfg = load_classifier_config(TINY)
+    assert len(rows) == cfg.train.epochs
+    first, last = sum(rows[0]["train_loss"].values()), sum(rows[-1]["train_loss"].values())
+    assert last < first
+    assert rows[0]["train_loss"]["print"] == 0.0  # no print label anywhere: masked, not invented
+
+
+def test_training_accuracy_beats_majority_class(clf, ccp_crops):
+    result = evaluate_classifier(clf, ccp_crops)
+    for head in ("category", "colour"):
+        m = result.metrics[head]
+        assert m["n"] == len(read_manifest(ccp_crops))
+        assert m["accuracy"] > m["majority_rate"] + 0.15, (head, m["accuracy"], m["majority_rate"])
+
+
+def test_heads_vocabulary_and_crop_geometry(clf, trained):
+    # heads without a single training label are kept in the model but never answer
+    assert clf.heads == ["category", "colour"]
+    assert set(clf.untrained) == {"sleeve_length", "print"}
+    assert clf.crop_size == CROP_SIZE and clf.crop_background == "white"
+    ckpt = load_checkpoint(trained / "model.pt", expect_kind="classifier")
+    assert set(ckpt.vocabulary) == {"category", "colour", "sleeve_length", "print"}
+    assert ckpt.config["data"]["crop_size"] == CROP_SIZE
+    assert all(c in vocab.CATEGORY_PART for c in ckpt.vocabulary["category"])
+
+
+def test_predict_api_and_korean(clf, crops):
+    records, images = crops
+    parts = [r.part for r in records]
+    preds = clf.predict(images[:6], parts=parts[:6], top_k=3)
+    assert len(preds) == 6
+    for p in preds:
+        assert set(p) == {"category", "colour"}
+        cat = p["category"]
+        assert isinstance(cat, AttributePrediction)
+        assert len(cat.top_k) == 3 and cat.top_k[0] == (cat.label, cat.probability)
+        assert [q for _, q in cat.top_k] == sorted((q for _, q in cat.top_k), reverse=True)
+        ko = cat.to_dict("category", "ko")
+        assert ko["label"] == vocab.korean_name("category", cat.label)
+    assert clf.predict([], parts=[]) == []
+    with pytest.raises(ValueError, match="parts"):
+        clf.predict(images[:2], parts=["top"])
+
+
+def test_part_restriction(clf, crops):
+    records, images = crops
+    for part in vocab.PARTS:
+        probs = clf.probabilities(images[:8], parts=[part] * 8)["category"]
+        allowed = np.array([vocab.CATEGORY_PART[c] == part for c in clf.vocabulary["category"]])
+        if not allowed.any():
+            continue
+        assert np.all(probs[:, ~allowed] == 0)
+        assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+        for p in clf.predict(images[:8], parts=[part] * 8):
+            assert vocab.part_of(p["category"].label) == part
+    # unknown part: untouched
+    free = clf.probabilities(images[:3])["category"]
+    assert np.allclose(restrict_to_parts(free, clf.vocabulary["category"], [None, "hat", None]), free)
+
+
+def test_checkpoint_round_trip_gives_same_predictions(clf, crops, trained, tmp_path):
+    _, images = crops
+    ckpt = load_checkpoint(trained / "model.pt")
+    save_checkpoint(ckpt, tmp_path / "copy.pt")
+    again = load_classifier(tmp_path / "copy.pt", device="cpu")
+    a = clf.probabilities(images[:10])
+    b = again.probabilities(images[:10])
+    for head in clf.heads:
+        np.testing.assert_allclose(a[head], b[head], rtol=0, atol=1e-6)
+    assert [p["colour"].label for p in clf.predict(images[:10])] == [
+        p["colour"].label for p in again.predict(images[:10])]
+
+
+def test_tta_predict_and_grayscale(clf, crops):
+    _, images = crops
+    plain = clf.probabilities(images[:4])["colour"]
+    flipped = clf.probabilities([im[:, ::-1] for im in images[:4]])["colour"]
+    both = clf.probabilities(images[:4], tta=True)["colour"]
+    np.testing.assert_allclose(both, (plain + flipped) / 2, atol=1e-5)
+    crops5 = clf.probabilities(images[:2], tta=["crops", "hflip"])["colour"]
+    assert crops5.shape == (2, len(clf.vocabulary["colour"]))
+    gray = cv2.cvtColor(images[0], cv2.COLOR_RGB2GRAY)
+    assert clf.predict([gray], tta=True)[0]["colour"].label in clf.vocabulary["colour"]
+
+
+def test_eval_cli_writes_report(trained, ccp_crops, tmp_path):
+    out = tmp_path / "eval"
+    stdout = invoke("eval", "classifier", trained / "model.pt", "--manifest", ccp_crops, "--json", "--tta",
+                    "--out", out, "--device", "cpu")
+    heads = json.loads(stdout)
+    assert set(heads) == {"category", "colour"}
+    for head, m in heads.items():
+        assert 0 <= m["accuracy"] <= 1 and 0 <= m["macro_f1"] <= 1 and m["top3_accuracy"] >= m["accuracy"]
+        assert "accuracy_without_tta" in m
+        assert m["per_class_recall"]
+        with open(out / f"confusion_{head}.csv", newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert sum(int(v) for row in rows[1:] for v in row[1:]) == m["n"]
+        png = cv2.imread(str(out / f"confusion_{head}.png"))
+        assert png is not None and png.shape[0] > 100 and png.std() > 0
+    assert heads["category"]["accuracy"] >= 0 and "accuracy_unrestricted" in heads["category"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["timing"]["ms_per_crop"] > 0 and report["timing"]["ms_per_crop_tta"] > 0
+    assert report["crops"] == heads["category"]["n"]
+
+
+def test_eval_ignores_missing_labels(clf, ccp_crops, tmp_path):
+    shutil.copytree(ccp_crops.parent, tmp_path / "c")
+    manifest = tmp_path / "c" / "manifest.csv"
+    with open(manifest, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows[::2]:
+        row["colour"] = ""
+    with open(manifest, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (tmp_path / "c" / rows[1]["crop_path"]).write_bytes(b"broken")  # an unreadable crop
+    result = evaluate_classifier(clf, manifest)
+    assert result.crops == len(rows) - 1
+    assert result.metrics["category"]["n"] == len(rows) - 1
+    assert result.metrics["colour"]["n"] == len(rows) // 2 - 1
+    assert result.report.reason_counts()["crop_unreadable"] == 1
+
+
+def test_train_with_validation_shared_dense_and_multilabel(ccp_crops, tmp_path):
+    """Validation + early stopping, oversampling, a shared dense block and a multi-label head
+    (material: jeans are denim, knitwear is knit; every other crop leaves it blank)."""
+    shutil.copytree(ccp_crops.parent, tmp_path / "c")
+    manifest = tmp_path / "c" / "manifest.csv"
+    with open(manifest, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["material"] = {"jeans": "denim|cotton", "knitwear": "knit"}.get(row["category"], "")
+    with open(manifest, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    splits = split_manifest(manifest, tmp_path / "splits", {"train": 0.75, "val": 0.25}, seed=1)
+    cfg = load_classifier_config(TINY, [
+        "model.split=shared_dense", "model.shared_dim=32", "data.balance_head=category",
+        "model.heads=[{attribute: category}, {attribute: colour, type: mlp, hidden: 16}, {attribute: material}]",
+        "train.epochs=6", "train.patience=2", "train.monitor=loss", "train.amp=true", "model.classes=all"])
+    result = train_classifier(cfg, splits["train"], tmp_path / "run", val_manifest=splits["val"],
+                              device="cpu", show_progress=False)
+    assert result.untrained_heads == []
+    assert result.best_score is not None and 1 <= result.best_epoch <= result.epochs <= 6
+    ckpt = load_checkpoint(result.checkpoint)
+    assert ckpt.extra["epoch"] == result.best_epoch
+    assert len(ckpt.vocabulary["category"]) == 21  # classes: all
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all("val_loss" in r and r["train_loss"]["material"] > 0 for r in rows)
+    clf = load_classifier(result.checkpoint, device="cpu")
+    pred = clf.predict([load_rgb(r.path) for r in read_manifest(splits["val"])[:3]])
+    assert pred[0]["material"].labels is not None  # multi-label: every value over the threshold
+    metrics = evaluate_classifier(clf, splits["val"]).metrics["material"]
+    assert metrics["n"] == sum(1 for r in read_manifest(splits["val"]) if r.labels["material"])
+
+
+def test_cli_errors_are_clear(tmp_path, trained):
+    result = runner.invoke(_app(), ["train", "classifier", "--config", str(TINY), "--manifest",
+                                    str(tmp_path / "none.csv"), "--out", str(tmp_path / "r"), "--device", "cpu"])
+    assert result.exit_code == 1 and "none.csv" in result.output
+    fake = tmp_path / "det.pt"
+    ckpt = load_checkpoint(trained / "model.pt")
+    ckpt.kind = "detector"
+    save_checkpoint(ckpt, fake)
+    result = runner.invoke(_app(), ["eval", "classifier", str(fake), "--manifest", str(tmp_path / "m.csv")])
+    assert result.exit_code == 2 and "detector" in result.output
+    assert torch.is_tensor(next(iter(ckpt.state_dict.values())))
+
+
+def _app():
+    from garmentparse.cli import build_app
+
+    return build_app()
