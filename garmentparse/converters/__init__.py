@@ -6,19 +6,38 @@ Library entry points (the CLI commands are thin wrappers over these):
 - :func:`convert_ccp`: Clothing Co-Parsing pixel masks -> COCO
 - :func:`validate_coco`, :func:`split_coco`, :func:`coco_stats`, :func:`crop_dataset`,
   :func:`visualize_coco`
+
+Names are imported lazily (PEP 562), so ``convert_kfashion`` worker processes do not pay for
+OpenCV / SciPy / pycocotools they never use.
 """
 
-from .ccp import CCP_CATEGORY, convert_ccp
-from .coco import CocoStreamWriter, coco_categories, load_coco, save_coco
-from .crop import MANIFEST_COLUMNS, crop_dataset
-from .kfashion import REASONS, convert_kfashion, convert_kfashion_to_file
-from .split import split_coco, split_image_ids
-from .stats import coco_stats, print_stats
-from .validate import VALIDATE_REASONS, validate_coco
-from .visualize import visualize_coco
+from __future__ import annotations
 
-__all__ = [
-    "CCP_CATEGORY", "MANIFEST_COLUMNS", "REASONS", "VALIDATE_REASONS", "CocoStreamWriter", "coco_categories",
-    "coco_stats", "convert_ccp", "convert_kfashion", "convert_kfashion_to_file", "crop_dataset", "load_coco",
-    "print_stats", "save_coco", "split_coco", "split_image_ids", "validate_coco", "visualize_coco",
-]
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "CCP_CATEGORY": "ccp", "convert_ccp": "ccp",
+    "CocoStreamWriter": "coco", "coco_categories": "coco", "load_coco": "coco", "save_coco": "coco",
+    "MANIFEST_COLUMNS": "crop", "crop_dataset": "crop",
+    "REASONS": "kfashion", "convert_kfashion": "kfashion", "convert_kfashion_to_file": "kfashion",
+    "split_coco": "split", "split_image_ids": "split",
+    "coco_stats": "stats", "print_stats": "stats",
+    "VALIDATE_REASONS": "validate", "validate_coco": "validate",
+    "visualize_coco": "visualize",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from garmentparse import vocab
 
+from ._json import dumps
+
 Classes = Literal["part", "category"]
 CocoDict = dict[str, Any]
 
@@ -78,11 +80,11 @@ class CocoStreamWriter:
         self.n_annotations = 0
 
     def add_image(self, image: dict[str, Any]) -> None:
-        self._images.write(("," if self.n_images else "") + json.dumps(image, ensure_ascii=False))
+        self._images.write(("," if self.n_images else "") + dumps(image))
         self.n_images += 1
 
     def add_annotation(self, ann: dict[str, Any]) -> None:
-        self._anns.write(("," if self.n_annotations else "") + json.dumps(ann, ensure_ascii=False))
+        self._anns.write(("," if self.n_annotations else "") + dumps(ann))
         self.n_annotations += 1
 
     def add_annotation_fragment(self, ann_id: int, image_id: int, fragment: str) -> None:

@@ -38,86 +38,90 @@ def _exif_orientation(seg: bytes) -> int:
     return 1
 
 
-def _jpeg_size(f) -> tuple[int, int] | None:
-    """(width, height) after EXIF orientation, walking JPEG markers; None when unsure."""
+def _jpeg_size(buf: bytes) -> tuple[int, int] | None:
+    """(width, height) after EXIF orientation, walking the JPEG markers in ``buf`` (the file's
+    first bytes); None when the frame header is not in ``buf`` or the stream looks wrong."""
     orientation = 1
-    f.seek(2)
-    while True:
-        if f.read(1) != b"\xff":
+    i, n = 2, len(buf)
+    while i + 4 <= n:
+        if buf[i] != 0xFF:
             return None
-        m = f.read(1)
-        while m == b"\xff":  # fill bytes before a marker
-            m = f.read(1)
-        if not m:
+        while i < n and buf[i] == 0xFF:  # marker prefix and fill bytes
+            i += 1
+        if i + 3 > n:
             return None
-        marker = m[0]
+        marker = buf[i]
+        i += 1
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             continue
-        head = f.read(2)
-        if len(head) < 2:
-            return None
-        (length,) = struct.unpack(">H", head)
+        length = (buf[i] << 8) | buf[i + 1]
         if length < 2:
             return None
         if marker in _SOF:
-            data = f.read(5)
-            if len(data) < 5:
+            if i + 7 > n:
                 return None
-            h, w = struct.unpack(">HH", data[1:5])
+            h = (buf[i + 3] << 8) | buf[i + 4]
+            w = (buf[i + 5] << 8) | buf[i + 6]
             if w == 0 or h == 0:
                 return None
             return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
         if marker == 0xE1 and orientation == 1:
-            seg = f.read(length - 2)
-            orientation = _exif_orientation(seg)
-            continue
-        if marker == 0xDA:  # start of scan before any frame header: broken
+            orientation = _exif_orientation(buf[i + 2:i + length])
+        elif marker == 0xDA:  # start of scan before any frame header: broken
             return None
-        f.seek(length - 2, 1)
+        i += length
+    return None
 
 
-def photo_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) of a photo from its header, EXIF rotation applied; ImageReadError if not."""
+_HEAD = 1 << 14  # first read; EXIF blocks with thumbnails can push the frame header further
+
+
+def _probe(path: str | Path, tail: bool) -> tuple[tuple[int, int] | None, bool]:
+    """((width, height) or None, truncated?) from one open: header parse and, with ``tail``, the
+    JPEG end marker in the last 64 bytes."""
     try:
         with open(path, "rb") as f:
-            sig = f.read(8)
-            if sig[:2] == b"\xff\xd8":
-                size = _jpeg_size(f)
-                if size is not None:
-                    return size
-            elif sig == _PNG:
-                f.seek(16)
-                data = f.read(8)
-                if len(data) == 8:
-                    w, h = struct.unpack(">II", data)
-                    if w and h:
-                        return w, h
+            buf = f.read(_HEAD)
+            size = None
+            if buf[:2] == b"\xff\xd8":
+                size = _jpeg_size(buf)
+                if size is None and len(buf) == _HEAD:
+                    buf += f.read(1 << 18)
+                    size = _jpeg_size(buf)
+                if tail:
+                    if len(buf) < _HEAD:
+                        end = buf[-64:]
+                    else:
+                        f.seek(0, 2)
+                        f.seek(max(0, f.tell() - 64))
+                        end = f.read()
+                    return size, b"\xff\xd9" not in end
+            elif buf[:8] == _PNG and len(buf) >= 24:
+                w, h = struct.unpack(">II", buf[16:24])
+                size = (w, h) if w and h else None
+            return size, False
     except FileNotFoundError:
         raise ImageReadError(f"file not found: {path}") from None
     except OSError as exc:
         raise ImageReadError(f"cannot read file: {exc}") from None
-    return image_size(path)  # other formats, or a header the fast path did not understand
 
 
-def _looks_truncated(path: str | Path) -> bool:
-    """True for a JPEG without its end marker near the end of the file (cheap tail read)."""
-    with open(path, "rb") as f:
-        if f.read(2) != b"\xff\xd8":
-            return False
-        f.seek(0, 2)
-        n = f.tell()
-        f.seek(max(0, n - 64))
-        return b"\xff\xd9" not in f.read()
+def photo_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of a photo from its header, EXIF rotation applied; ImageReadError if not."""
+    size, _ = _probe(path, tail=False)
+    return size if size is not None else image_size(path)  # other formats / unusual headers
 
 
 def check_photo(path: str | Path, full_decode: bool = False) -> tuple[int, int]:
     """(width, height) of a photo that can be used; ImageReadError (with reason) when it cannot.
 
-    Default: header parse plus the truncation check (a suspicious JPEG is decoded to be sure).
-    ``full_decode=True`` decodes every photo (slow, catches corrupt scan data too).
+    Default: header parse plus the truncation check (a JPEG without its end marker is decoded to
+    be sure). ``full_decode=True`` decodes every photo (slow, catches corrupt scan data too).
     """
-    size = photo_size(path)
-    if full_decode or _looks_truncated(path):
+    size, truncated = _probe(path, tail=True)
+    if size is None:
+        size = image_size(path)
+    if full_decode or truncated:
         arr = load_rgb(path)
         size = (arr.shape[1], arr.shape[0])
     return size

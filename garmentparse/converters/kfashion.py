@@ -12,6 +12,7 @@ never dropped because a neighbour is bad.
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import math
 import multiprocessing as mp
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import shapely
 from shapely.geometry import Polygon, box
 
@@ -30,6 +32,7 @@ from garmentparse import vocab
 from garmentparse.imageio import IMAGE_SUFFIXES, ImageReadError
 from garmentparse.report import Problem, Report
 
+from ._json import dumps, loads_fast
 from .coco import Classes, CocoStreamWriter, category_ids, coco_categories, coco_info, load_coco
 from .imagehead import check_photo
 
@@ -80,6 +83,11 @@ def decode_label(raw: bytes) -> tuple[Any, str | None]:
     UTF-8 with BOM and UTF-16/32 are handled by ``json``; CP949 (a superset of EUC-KR, what
     Korean Windows tools write) is tried when the bytes are not UTF-8.
     """
+    if raw[:1] not in (b"\xef", b"\xfe", b"\xff") and raw[1:2] != b"\x00":
+        try:  # the common case: plain UTF-8 (orjson when installed)
+            return loads_fast(raw), None
+        except ValueError:
+            pass  # look closer below, to name the problem
     if raw[:3] == codecs.BOM_UTF8:
         encoding: str | None = "utf-8-sig"
     elif raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
@@ -229,10 +237,31 @@ def _style(labels: dict, ctx: _Ctx) -> dict[str, Any]:
     return {}
 
 
-def polygon_points(poly: dict, ctx: _Ctx, where: str) -> list[tuple[float, float]]:
-    """``X좌표k``/``Y좌표k`` pairs in numeric order of k (keys arrive unordered)."""
-    xs: dict[int, float] = {}
-    ys: dict[int, float] = {}
+_NUMERIC = {float, int}
+_XKEYS = [f"X좌표{k}" for k in range(1, 2049)]
+_YKEYS = [f"Y좌표{k}" for k in range(1, 2049)]
+
+
+def polygon_points(poly: dict, ctx: _Ctx, where: str) -> tuple[list[float], list[float]]:
+    """(xs, ys) of the ``X좌표k``/``Y좌표k`` pairs in numeric order of k.
+
+    Keys arrive unordered; numbers may be strings (counted), non-numbers and unpaired indices are
+    dropped and reported. Well-formed polygons (keys 1..n, JSON numbers) take a fast path.
+    """
+    n = len(poly) // 2
+    if 2 * n == len(poly) and 0 < n <= len(_XKEYS):
+        try:
+            xs = [poly[k] for k in _XKEYS[:n]]
+            ys = [poly[k] for k in _YKEYS[:n]]
+        except KeyError:
+            xs = ys = None
+        if xs is not None and ys is not None:
+            kinds = set(map(type, xs))
+            kinds.update(map(type, ys))
+            if kinds <= _NUMERIC and all(map(math.isfinite, xs)) and all(map(math.isfinite, ys)):
+                return xs, ys
+    xd: dict[int, float] = {}
+    yd: dict[int, float] = {}
     bad = 0
     for key, value in poly.items():
         axis = key[:1].upper()
@@ -246,14 +275,15 @@ def polygon_points(poly: dict, ctx: _Ctx, where: str) -> list[tuple[float, float
         if v is None:
             bad += 1
             continue
-        (xs if axis == "X" else ys)[k] = v
+        (xd if axis == "X" else yd)[k] = v
     if bad:
         ctx.add("invalid_coordinate", f"{where}: {bad} non-numeric coordinates", "point dropped")
-    unpaired = xs.keys() ^ ys.keys()
+    unpaired = xd.keys() ^ yd.keys()
     if unpaired:
         ctx.add("unpaired_coordinates", f"{where}: indices {sorted(unpaired)[:10]} have only X or Y",
                 "point dropped")
-    return [(xs[k], ys[k]) for k in sorted(xs.keys() & ys.keys())]
+    keys = sorted(xd.keys() & yd.keys())
+    return [xd[k] for k in keys], [yd[k] for k in keys]
 
 
 def _polygon_parts(geom) -> list[Polygon]:
@@ -265,18 +295,16 @@ def _polygon_parts(geom) -> list[Polygon]:
     return parts
 
 
-def _flat(coords, digits: int | None = 2) -> list[float]:
-    pts = list(coords)
-    if len(pts) > 1 and pts[0] == pts[-1]:
-        pts = pts[:-1]
-    if digits is None:
-        return [float(v) for xy in pts for v in xy[:2]]
-    return [round(float(v), digits) for xy in pts for v in xy[:2]]
+def _flat(coords) -> list[float]:
+    arr = np.asarray(coords, dtype=np.float64)[:, :2]
+    if len(arr) > 1 and (arr[0] == arr[-1]).all():
+        arr = arr[:-1]
+    return np.round(arr, 2).ravel().tolist()
 
 
-def clean_polygon(points: list[tuple[float, float]], width: int, height: int, ctx: _Ctx, where: str
+def clean_polygon(points: np.ndarray, width: int, height: int, ctx: _Ctx, where: str
                   ) -> tuple[list[list[float]], float, list[float]] | None:
-    """COCO ``(segmentation, area, bbox)`` of one garment polygon, repaired and clipped.
+    """COCO ``(segmentation, area, bbox)`` of one garment polygon (``points``: (n, 2)), repaired and clipped.
 
     Valid in-image polygons keep their points exactly; a self-intersecting one is repaired with
     shapely ``make_valid`` (every piece kept); one reaching outside the image is intersected with
@@ -286,13 +314,13 @@ def clean_polygon(points: list[tuple[float, float]], width: int, height: int, ct
         ctx.add("polygon_too_few_points", f"{where}: {len(points)} points")
         return None
     try:
-        poly = Polygon(points)
+        poly = shapely.polygons(points)
     except (ValueError, shapely.errors.GEOSException) as exc:
         ctx.add("degenerate_polygon", f"{where}: {exc}")
         return None
     changed = False
     parts = [poly]
-    if not poly.is_valid:
+    if not shapely.is_valid(poly):
         reason = shapely.is_valid_reason(poly)
         parts = _polygon_parts(shapely.make_valid(poly))
         if not parts:
@@ -300,7 +328,10 @@ def clean_polygon(points: list[tuple[float, float]], width: int, height: int, ct
             return None
         ctx.add("self_intersection_repaired", f"{where}: {reason}; {len(parts)} piece(s) kept", "repaired")
         changed = True
-    x0, y0, x1, y1 = shapely.total_bounds(parts) if changed else poly.bounds
+        x0, y0, x1, y1 = shapely.total_bounds(parts).tolist()
+    else:
+        x0, y0 = points.min(axis=0).tolist()
+        x1, y1 = points.max(axis=0).tolist()
     if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
         frame = box(0, 0, width, height)
         parts = [q for p in parts for q in _polygon_parts(p.intersection(frame))]
@@ -311,31 +342,37 @@ def clean_polygon(points: list[tuple[float, float]], width: int, height: int, ct
                 f"{width}x{height}", "clipped")
         changed = True
     if not changed:
-        if poly.area <= 0:
+        area = float(shapely.area(poly))
+        if area <= 0:
             ctx.add("degenerate_polygon", f"{where}: zero area")
             return None
-        seg = [[v for xy in points for v in xy]]
-        return seg, float(poly.area), [x0, y0, x1 - x0, y1 - y0]
+        return [points.ravel().tolist()], area, [x0, y0, x1 - x0, y1 - y0]
     shells = [Polygon(p.exterior) for p in parts]
     seg = [_flat(s.exterior.coords) for s in shells]
     seg = [s for s in seg if len(s) >= 6]
     if not seg:
         ctx.add("degenerate_polygon", f"{where}: nothing left after repair")
         return None
-    x0, y0, x1, y1 = shapely.total_bounds(shells)
+    x0, y0, x1, y1 = shapely.total_bounds(shells).tolist()
     area = float(sum(s.area for s in shells))
     return seg, round(area, 2), [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
 
 
-def label_garments(data: Any, width: int, height: int, *, scale: tuple[float, float] = (1.0, 1.0),
-                   classes: Classes = "part", ctx: _Ctx | None = None) -> list[dict[str, Any]]:
-    """COCO annotations (without ``id``/``image_id``) of every garment of a K-Fashion label.
+class _Garment:
+    """One garment on its way through extract -> measure (batched) -> finish."""
 
-    Each carries ``category_id`` (part or fine category), ``segmentation`` (polygons),
-    ``area``, ``bbox``, ``iscrowd: 0``, ``part`` and ``attributes`` (English ids). ``scale`` maps
-    label coordinates to the photo's. Problems go to ``ctx``.
-    """
-    ctx = ctx or _Ctx("")
+    __slots__ = ("part", "where", "labelling", "xs", "ys", "valid", "area", "bounds")
+
+    def __init__(self, part: str, where: str, labelling: dict, xs: list[float], ys: list[float]):
+        self.part, self.where, self.labelling, self.xs, self.ys = part, where, labelling, xs, ys
+        self.valid: bool | None = None  # None: not measured, take the careful path
+        self.area = 0.0
+        self.bounds: list[float] = []
+
+
+def extract_garments(data: Any, ctx: _Ctx, scale: tuple[float, float] = (1.0, 1.0)
+                     ) -> tuple[list[_Garment], dict[str, Any]]:
+    """Garments (polygon points scaled to the photo, raw labelling) and the image-level style."""
     detail = _section(data, "데이터셋 정보", "데이터셋 상세설명")
     if not isinstance(detail, dict):
         raise LabelError("invalid_schema", "데이터셋 상세설명 is not an object")
@@ -343,10 +380,8 @@ def label_garments(data: Any, width: int, height: int, *, scale: tuple[float, fl
     labels = detail.get("라벨링") or {}
     if not isinstance(polygons, dict) or not isinstance(labels, dict):
         raise LabelError("invalid_schema", "폴리곤좌표/라벨링 is not an object")
-    ids = category_ids(classes)
-    style = _style(labels, ctx)
     sx, sy = scale
-    anns: list[dict[str, Any]] = []
+    garments: list[_Garment] = []
     for part, part_ko in vocab.PARTS.items():
         plist, llist = _as_list(polygons.get(part_ko)), _as_list(labels.get(part_ko))
         for i in range(max(len(plist), len(llist))):
@@ -359,29 +394,87 @@ def label_garments(data: Any, width: int, height: int, *, scale: tuple[float, fl
                 if lab:
                     ctx.add("polygon_missing", f"{where}: labelled garment without polygon")
                 continue
-            points = polygon_points(poly, ctx, where)
+            xs, ys = polygon_points(poly, ctx, where)
             if sx != 1.0 or sy != 1.0:
-                points = [(round(x * sx, 2), round(y * sy, 2)) for x, y in points]
+                xs = [round(x * sx, 2) for x in xs]
+                ys = [round(y * sy, 2) for y in ys]
+            garments.append(_Garment(part, where, lab, xs, ys))
+    return garments, _style(labels, ctx)
+
+
+def measure_polygons(garments: list[_Garment]) -> None:
+    """Validity, area and bounds of many polygons in one vectorised shapely call.
+
+    Batching a whole chunk of labels is what makes full cleaning cheap; if the batch cannot be
+    built (a ring shapely rejects), every garment falls back to the careful per-polygon path.
+    """
+    todo = [g for g in garments if len(g.xs) >= 3]
+    if not todo:
+        return
+    counts = [len(g.xs) for g in todo]
+    total = sum(counts)
+    xs = np.fromiter(itertools.chain.from_iterable(g.xs for g in todo), np.float64, count=total)
+    ys = np.fromiter(itertools.chain.from_iterable(g.ys for g in todo), np.float64, count=total)
+    try:
+        rings = shapely.linearrings(xs, ys, indices=np.repeat(np.arange(len(todo)), counts))
+        geoms = shapely.polygons(rings)
+        valid = shapely.is_valid(geoms).tolist()
+        area = shapely.area(geoms).tolist()
+        bounds = shapely.bounds(geoms).tolist()
+    except (ValueError, shapely.errors.GEOSException):
+        return
+    for g, v, a, b in zip(todo, valid, area, bounds):
+        g.valid, g.area, g.bounds = v, a, b
+
+
+def finish_garments(garments: list[_Garment], style: dict[str, Any], width: int, height: int,
+                    classes: Classes, ctx: _Ctx) -> list[dict[str, Any]]:
+    """COCO annotations (without ids) of measured garments: geometry cleaned, attributes translated."""
+    ids = category_ids(classes)
+    anns: list[dict[str, Any]] = []
+    for g in garments:
+        where = g.where
+        if g.valid and g.area > 0 and g.bounds[0] >= 0 and g.bounds[1] >= 0 and g.bounds[2] <= width \
+                and g.bounds[3] <= height:
+            x0, y0, x1, y1 = g.bounds
+            geo = ([[v for xy in zip(g.xs, g.ys) for v in xy]], g.area, [x0, y0, x1 - x0, y1 - y0])
+        else:
+            points = np.column_stack([np.asarray(g.xs, np.float64), np.asarray(g.ys, np.float64)]) \
+                if g.xs else np.zeros((0, 2))
             geo = clean_polygon(points, width, height, ctx, where)
             if geo is None:
                 continue
-            attrs = _attributes(lab, ctx, where)
-            attrs.update(style)
-            category = attrs.get("category")
-            if category is not None and vocab.part_of(category) != part:
-                ctx.add("category_part_mismatch",
-                        f"{where}: {category} is a {vocab.part_of(category)} garment", "kept")
-            if classes == "category":
-                if category is None:
-                    ctx.add("missing_category", f"{where}: no known 카테고리")
-                    continue
-                cid = ids[category]
-            else:
-                cid = ids[part]
-            seg, area, bbox = geo
-            anns.append({"category_id": cid, "segmentation": seg, "area": area, "bbox": bbox,
-                         "iscrowd": 0, "part": part, "attributes": attrs})
+        attrs = _attributes(g.labelling, ctx, where)
+        attrs.update(style)
+        category = attrs.get("category")
+        if category is not None and vocab.part_of(category) != g.part:
+            ctx.add("category_part_mismatch", f"{where}: {category} is a {vocab.part_of(category)} garment",
+                    "kept")
+        if classes == "category":
+            if category is None:
+                ctx.add("missing_category", f"{where}: no known 카테고리")
+                continue
+            cid = ids[category]
+        else:
+            cid = ids[g.part]
+        seg, area, bbox = geo
+        anns.append({"category_id": cid, "segmentation": seg, "area": area, "bbox": bbox,
+                     "iscrowd": 0, "part": g.part, "attributes": attrs})
     return anns
+
+
+def label_garments(data: Any, width: int, height: int, *, scale: tuple[float, float] = (1.0, 1.0),
+                   classes: Classes = "part", ctx: _Ctx | None = None) -> list[dict[str, Any]]:
+    """COCO annotations (without ``id``/``image_id``) of every garment of a K-Fashion label.
+
+    Each carries ``category_id`` (part or fine category), ``segmentation`` (polygons),
+    ``area``, ``bbox``, ``iscrowd: 0``, ``part`` and ``attributes`` (English ids). ``scale`` maps
+    label coordinates to the photo's. Problems go to ``ctx``.
+    """
+    ctx = ctx or _Ctx("")
+    garments, style = extract_garments(data, ctx, scale)
+    measure_polygons(garments)
+    return finish_garments(garments, style, width, height, classes, ctx)
 
 
 # --------------------------------------------------------------------------- I/O shell
@@ -403,12 +496,17 @@ class _Outcome(NamedTuple):
     name: str | None = None
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+class _Prepared(NamedTuple):
+    """A label read and matched to its photo, garments extracted but not yet measured."""
+
+    ctx: _Ctx
+    image: dict[str, Any]
+    garments: list[_Garment]
+    style: dict[str, Any]
 
 
-def process_label(label_rel: str, photo_rel: str | None, opts: _Options) -> _Outcome:
-    """Everything for one label file: read, decode, match size to its photo, clean, serialise."""
+def _prepare(label_rel: str, photo_rel: str | None, opts: _Options) -> _Prepared | _Outcome:
+    """Read and decode one label, check its photo and size, extract its garments."""
     label_file = os.path.join(opts.labels_dir, label_rel)
     ctx = _Ctx(label_file)
     try:
@@ -451,18 +549,37 @@ def process_label(label_rel: str, photo_rel: str | None, opts: _Options) -> _Out
                 return _Outcome("skip", ctx.finish())
             width, height = info.width, info.height
             file_name = info.file_name or (Path(label_rel).stem + ".jpg")
-        anns = label_garments(data, width, height, scale=scale, classes=opts.classes, ctx=ctx)
+        garments, style = extract_garments(data, ctx, scale)
     except LabelError as exc:
         ctx.add(exc.reason, exc.detail)
-        return _Outcome("skip", ctx.finish())
-    if not anns:
-        ctx.add("no_garments", "no usable garment in the label")
         return _Outcome("skip", ctx.finish())
     image: dict[str, Any] = {"file_name": file_name.replace(os.sep, "/"), "width": width, "height": height,
                              "source_label": label_rel.replace(os.sep, "/")}
     if info.kfashion_id is not None:
         image["kfashion_id"] = info.kfashion_id
-    return _Outcome("ok", ctx.finish(), image, [_dumps(a)[1:] for a in anns])
+    return _Prepared(ctx, image, garments, style)
+
+
+def _complete(prep: _Prepared, classes: Classes) -> _Outcome:
+    ctx, image = prep.ctx, prep.image
+    anns = finish_garments(prep.garments, prep.style, image["width"], image["height"], classes, ctx)
+    if not anns:
+        ctx.add("no_garments", "no usable garment in the label")
+        return _Outcome("skip", ctx.finish())
+    return _Outcome("ok", ctx.finish(), image, [dumps(a)[1:] for a in anns])
+
+
+def process_labels(tasks: list[tuple[str, str | None]], opts: _Options) -> list[_Outcome]:
+    """Everything for a chunk of labels: read, decode, match photos, clean (polygons measured in
+    one batch), serialise. One outcome per task, in order."""
+    items = [_prepare(label, photo, opts) for label, photo in tasks]
+    measure_polygons([g for it in items if isinstance(it, _Prepared) for g in it.garments])
+    return [_complete(it, opts.classes) if isinstance(it, _Prepared) else it for it in items]
+
+
+def process_label(label_rel: str, photo_rel: str | None, opts: _Options) -> _Outcome:
+    """:func:`process_labels` for one label."""
+    return process_labels([(label_rel, photo_rel)], opts)[0]
 
 
 _WORKER_OPTS: _Options | None = None
@@ -475,7 +592,7 @@ def _init_worker(opts: _Options) -> None:
 
 def _process_chunk(chunk: list[tuple[str, str | None]]) -> list[_Outcome]:
     assert _WORKER_OPTS is not None
-    return [process_label(label, photo, _WORKER_OPTS) for label, photo in chunk]
+    return process_labels(chunk, _WORKER_OPTS)
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -493,8 +610,8 @@ def _run(tasks: Iterable[tuple[str, str | None]], opts: _Options, workers: int, 
          ) -> Iterator[tuple[tuple[str, str | None], _Outcome]]:
     """(task, outcome) in task order; with workers > 1, at most 4 chunks per worker in flight."""
     if workers <= 1:
-        for label, photo in tasks:
-            yield (label, photo), process_label(label, photo, opts)
+        for chunk in _chunks(tasks, chunk_size):
+            yield from zip(chunk, process_labels(chunk, opts))
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with mp.get_context(method).Pool(workers, initializer=_init_worker, initargs=(opts,)) as pool:

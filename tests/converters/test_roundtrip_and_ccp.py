@@ -191,3 +191,32 @@ def test_shared_ccp_full_set_if_present(shared_ccp_dir):
     assert report.counts["images"] + report.counts["labels_skipped"] == 900
     assert {p.reason for p in report.problems} <= {"no_garments", "self_intersection_repaired"}
     assert CCP.is_dir()
+
+
+def test_photo_header_sizes_match_pillow(tmp_path, ccp_dir):
+    """The fast header reader agrees with Pillow: EXIF rotation, a large EXIF block, PNG, WebP."""
+    from PIL import Image
+
+    from garmentparse.converters.imagehead import check_photo, photo_size
+    from garmentparse.imageio import ImageReadError, image_size
+
+    src = ccp_dir / "images" / "0001.jpg"
+    with Image.open(src) as im:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotated 90 degrees: width and height swap
+        im.save(tmp_path / "rot.jpg", exif=exif)
+        exif[0x010E] = "x" * 40000  # frame header beyond the first read
+        im.save(tmp_path / "big.jpg", exif=exif)
+        im.save(tmp_path / "p.png")
+        im.save(tmp_path / "p.webp")
+        im.save(tmp_path / "prog.jpg", progressive=True)
+    for name in ("rot.jpg", "big.jpg", "p.png", "p.webp", "prog.jpg"):
+        assert photo_size(tmp_path / name) == image_size(tmp_path / name) == check_photo(tmp_path / name)
+    assert photo_size(tmp_path / "rot.jpg") == (832, 550)
+    raw = src.read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(raw[: len(raw) - 5000])
+    with pytest.raises(ImageReadError):
+        check_photo(tmp_path / "cut.jpg")
+    assert photo_size(tmp_path / "cut.jpg") == (550, 832)  # the header alone is fine
+    (tmp_path / "junk.jpg").write_bytes(raw + b"\0" * 200)  # trailing bytes after the end marker
+    assert check_photo(tmp_path / "junk.jpg") == (550, 832)  # decoded to be sure, and kept
