@@ -122,7 +122,7 @@ def _tree_pss_kb(root_pid: int) -> int:
     return total
 
 
-def measure(kind: str, labels: Path, images: Path, out: Path, workers: int) -> dict:
+def measure(kind: str, labels: Path, images: Path, out: Path, workers: int, interval: float = 0.1) -> dict:
     """Run one conversion in a fresh subprocess; wall time, files/s, peak RSS and peak tree PSS."""
     cmd = [sys.executable, __file__, "--_child", kind, "--_labels", str(labels), "--_images", str(images),
            "--_out", str(out), "--workers", str(workers)]
@@ -133,15 +133,17 @@ def measure(kind: str, labels: Path, images: Path, out: Path, workers: int) -> d
     def sample() -> None:
         while not done.is_set():
             peak["pss"] = max(peak["pss"], _tree_pss_kb(proc.pid))
-            done.wait(0.02)
+            done.wait(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if interval > 0:
+        sampler.start()
     stdout = proc.stdout.read()
     stderr = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     done.set()
-    sampler.join()
+    if interval > 0:
+        sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} failed:\n{stderr}")
@@ -192,6 +194,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="garmentparse worker processes")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each converter (medians quoted)")
     ap.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="folder with labels/ and images/")
+    ap.add_argument("--pss-interval", type=float, default=0.1,
+                    help="seconds between tree PSS samples (0: do not sample)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_labels", default=None, help=argparse.SUPPRESS)
@@ -208,7 +212,7 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"baseline": [], "garmentparse": []}
         for r in range(args.repeats):
             for kind in runs:  # alternate so both see the same machine load
-                res = measure(kind, labels, images, Path(tmp) / f"{kind}.json", args.workers)
+                res = measure(kind, labels, images, Path(tmp) / f"{kind}.json", args.workers, args.pss_interval)
                 runs[kind].append(res)
                 print(f"run {r + 1} {kind:12s} {res['files_per_s']:8.0f} files/s  peak RSS "
                       f"{res['peak_rss_mb']:6.1f} MB  tree PSS {res['peak_tree_pss_mb']:6.1f} MB  "
@@ -220,14 +224,16 @@ def main() -> None:
         "median": med,
         "throughput_ratio": med["garmentparse"]["files_per_s"] / med["baseline"]["files_per_s"],
         "peak_rss_ratio": med["garmentparse"]["peak_rss_mb"] / med["baseline"]["peak_rss_mb"],
-        "peak_tree_pss_ratio": med["garmentparse"]["peak_tree_pss_mb"] / med["baseline"]["peak_tree_pss_mb"],
+        "peak_tree_pss_ratio": (med["garmentparse"]["peak_tree_pss_mb"] / med["baseline"]["peak_tree_pss_mb"]
+                                if med["baseline"]["peak_tree_pss_mb"] else None),
         "runs": runs,
     }
     print(f"\n{'':14s}{'files/s':>10s}{'peak RSS MB':>14s}{'tree PSS MB':>14s}")
     for kind, m in med.items():
         print(f"{kind:14s}{m['files_per_s']:10.0f}{m['peak_rss_mb']:14.1f}{m['peak_tree_pss_mb']:14.1f}")
     print(f"throughput ratio (garmentparse / baseline): {summary['throughput_ratio']:.2f}x   "
-          f"peak RSS ratio: {summary['peak_rss_ratio']:.2f}   tree PSS ratio: {summary['peak_tree_pss_ratio']:.2f}")
+          f"peak RSS ratio: {summary['peak_rss_ratio']:.2f}   tree PSS ratio: {summary['peak_tree_pss_ratio'] or 0:.2f}")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 

@@ -90,8 +90,10 @@ def pixel_label_garments(groundtruth: np.ndarray, names: list[str], *, classes: 
     ids = category_ids(classes)
     anns: list[dict[str, Any]] = []
     small: list[str] = []
-    values, counts = np.unique(groundtruth, return_counts=True)
-    for value, count in zip(values.tolist(), counts.tolist()):
+    counts = np.bincount(groundtruth.ravel().astype(np.intp, copy=False))  # pixels per label value
+    for value, count in enumerate(counts.tolist()):
+        if count == 0:
+            continue
         name = names[value] if 0 <= value < len(names) else ""
         category = CCP_CATEGORY.get(name)
         if category is None:
