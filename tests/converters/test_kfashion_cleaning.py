@@ -388,3 +388,19 @@ def test_without_images_sizes_come_from_json(tmp_path):
     src = read_label("0001")["이미지 정보"]
     assert (first["file_name"], first["width"], first["height"]) == (src["이미지 파일명"], src["이미지 너비"],
                                                                      src["이미지 높이"])
+
+
+def test_nested_folders_with_repeated_stems_match_their_own_folder(tmp_path):
+    """Real dumps nest labels and photos in parallel folders; a repeated stem matches its own folder."""
+    for folder, stem in (("a", "0001"), ("b", "0003")):
+        (tmp_path / "labels" / folder).mkdir(parents=True)
+        (tmp_path / "images" / folder).mkdir(parents=True)
+        shutil.copy(CCP / "labels" / f"{stem}.json", tmp_path / "labels" / folder / "photo.json")
+        shutil.copy(CCP / "images" / f"{stem}.jpg", tmp_path / "images" / folder / "photo.jpg")
+    coco, report = convert_kfashion(tmp_path / "labels", tmp_path / "images")
+    assert report.problems == []
+    assert {im["source_label"]: im["file_name"] for im in coco["images"]} == {
+        "a/photo.json": "a/photo.jpg", "b/photo.json": "b/photo.jpg"}
+    heights = {im["file_name"]: im["height"] for im in coco["images"]}
+    assert heights == {"a/photo.jpg": read_label("0001")["이미지 정보"]["이미지 높이"],
+                       "b/photo.jpg": read_label("0003")["이미지 정보"]["이미지 높이"]}
