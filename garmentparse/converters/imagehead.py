@@ -8,6 +8,7 @@ for the JPEG end marker, and confirms with a real decode before calling a photo 
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -76,34 +77,52 @@ def _jpeg_size(buf: bytes) -> tuple[int, int] | None:
 _HEAD = 1 << 14  # first read; EXIF blocks with thumbnails can push the frame header further
 
 
+def read_bytes(path: str | Path) -> bytes:
+    """A whole small file, with the fewest system calls (no Python file object)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 def _probe(path: str | Path, tail: bool) -> tuple[tuple[int, int] | None, bool]:
     """((width, height) or None, truncated?) from one open: header parse and, with ``tail``, the
     JPEG end marker in the last 64 bytes."""
     try:
-        with open(path, "rb") as f:
-            buf = f.read(_HEAD)
-            size = None
-            if buf[:2] == b"\xff\xd8":
-                size = _jpeg_size(buf)
-                if size is None and len(buf) == _HEAD:
-                    buf += f.read(1 << 18)
-                    size = _jpeg_size(buf)
-                if tail:
-                    if len(buf) < _HEAD:
-                        end = buf[-64:]
-                    else:
-                        f.seek(0, 2)
-                        f.seek(max(0, f.tell() - 64))
-                        end = f.read()
-                    return size, b"\xff\xd9" not in end
-            elif buf[:8] == _PNG and len(buf) >= 24:
-                w, h = struct.unpack(">II", buf[16:24])
-                size = (w, h) if w and h else None
-            return size, False
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         raise ImageReadError(f"file not found: {path}") from None
     except OSError as exc:
         raise ImageReadError(f"cannot read file: {exc}") from None
+    try:
+        buf = os.pread(fd, _HEAD, 0)
+        size = None
+        if buf[:2] == b"\xff\xd8":
+            size = _jpeg_size(buf)
+            if size is None and len(buf) == _HEAD:
+                buf += os.pread(fd, 1 << 18, _HEAD)
+                size = _jpeg_size(buf)
+            if tail:
+                if len(buf) < _HEAD:
+                    end = buf[-64:]
+                else:
+                    n = os.fstat(fd).st_size
+                    end = os.pread(fd, 64, max(0, n - 64))
+                return size, b"\xff\xd9" not in end
+        elif buf[:8] == _PNG and len(buf) >= 24:
+            w, h = struct.unpack(">II", buf[16:24])
+            size = (w, h) if w and h else None
+        return size, False
+    except OSError as exc:
+        raise ImageReadError(f"cannot read file: {exc}") from None
+    finally:
+        os.close(fd)
 
 
 def photo_size(path: str | Path) -> tuple[int, int]:

@@ -34,7 +34,7 @@ from garmentparse.report import Problem, Report
 
 from ._json import dumps, loads_fast
 from .coco import Classes, CocoStreamWriter, category_ids, coco_categories, coco_info, load_coco
-from .imagehead import check_photo
+from .imagehead import check_photo, read_bytes
 
 # Stable reason codes written to the report, with the usual action.
 REASONS: dict[str, str] = {
@@ -510,8 +510,7 @@ def _prepare(label_rel: str, photo_rel: str | None, opts: _Options) -> _Prepared
     label_file = os.path.join(opts.labels_dir, label_rel)
     ctx = _Ctx(label_file)
     try:
-        with open(label_file, "rb") as f:
-            raw = f.read()
+        raw = read_bytes(label_file)
     except OSError as exc:
         ctx.add("unreadable_label", str(exc))
         return _Outcome("skip", ctx.issues)
