@@ -1,7 +1,156 @@
-"""CLI commands of this area (filled in by its issue)."""
+"""``train detector``, ``eval detector`` and ``predict``: thin commands over
+:mod:`garmentparse.parsing`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from garmentparse.cli.common import console, print_json
+
+DEVICE_HELP = "auto (CUDA when available) | cpu | cuda"
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def train_detector_command(
+    config: Optional[Path] = typer.Option(None, "--config", help="Detector YAML (configs/detection/*.yaml). "
+                                          "With --resume it defaults to RUN_DIR/config.yaml."),
+    train_json: Optional[Path] = typer.Option(None, "--train", help="Training COCO JSON (polygons or RLE)."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Folder the COCO file_name paths are relative to."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder: config.yaml, metrics.jsonl, last.pt, model.pt."),
+    val: Optional[Path] = typer.Option(None, "--val", help="Validation COCO JSON, evaluated at the end (eval.json)."),
+    val_images: Optional[Path] = typer.Option(None, "--val-images", help="Images folder of --val (default: --images)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key, e.g. "
+                                                  "--set solver.base_lr=0.01 (repeatable)."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.pt: model, optimiser, scheduler, iteration."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config (YAML) and exit."),
+    show_progress: bool = typer.Option(True, "--progress/--no-progress", help="Rich progress bar on stderr."),
+    as_json: bool = typer.Option(False, "--json", help="Print a run summary as one JSON object on stdout."),
+) -> None:
+    """Train a Mask R-CNN garment segmenter on a COCO file."""
+    from garmentparse.config import dump_yaml
+    from garmentparse.parsing import ConfigError, load_detector_config, train_detector
+
+    if config is None and resume and out is not None and (out / "config.yaml").is_file():
+        config = out / "config.yaml"
+    if config is None:
+        _fail("--config is required (or --resume with an existing RUN_DIR/config.yaml)", 2)
+    try:
+        cfg = load_detector_config(config, overrides or [])
+    except ConfigError as exc:
+        _fail(f"config: {exc}", 2)
+    if print_config:
+        sys.stdout.write(dump_yaml(cfg))
+        return
+    missing = [name for name, v in (("--train", train_json), ("--images", images), ("--out", out)) if v is None]
+    if missing:
+        _fail(f"missing {', '.join(missing)}", 2)
+    try:
+        result = train_detector(cfg, train_json, images, out, val_json=val, val_images=val_images,
+                                device=device, resume=resume, progress=show_progress,
+                                log=lambda msg: console.print(escape(msg)))
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    console.print(f"model: {escape(str(result.model_path))}  iterations: {result.iterations}  "
+                  f"images/s: {result.images_per_s:.2f}")
+    if result.eval:
+        console.print(f"val: box AP {result.eval['bbox']['AP']}  mask AP {result.eval['segm']['AP']}")
+    if as_json:
+        print_json({"model": str(result.model_path), "iterations": result.iterations,
+                    "images_per_s": round(result.images_per_s, 3), "final_loss": result.final_loss,
+                    "eval": result.eval})
+
+
+def _metrics_table(metrics: dict) -> Table:
+    table = Table(title="eval detector (COCO, %)")
+    table.add_column("metric")
+    for iou in ("bbox", "segm"):
+        table.add_column(iou, justify="right")
+    keys = [k for k in metrics["bbox"] if k != "per_category"]
+    for k in keys:
+        table.add_row(k, *(str(metrics[iou].get(k)) for iou in ("bbox", "segm")))
+    for name in metrics["bbox"]["per_category"]:
+        table.add_row(f"AP {name}", *(str(metrics[iou]["per_category"].get(name)) for iou in ("bbox", "segm")))
+    return table
+
+
+def eval_detector_command(
+    model: Path = typer.Argument(..., help="Detector checkpoint (RUN_DIR/model.pt)."),
+    coco: Path = typer.Option(..., "--coco", help="Ground-truth COCO JSON."),
+    images: Path = typer.Option(..., "--images", help="Folder the COCO file_name paths are relative to."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object on stdout."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write the metrics JSON to this file."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Images per model call (default: config test.batch_size)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Image decoding processes (default: config test.workers)."),
+    amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
+) -> None:
+    """Box and mask AP (AP, AP50, AP75, per category) with pycocotools."""
+    from garmentparse.parsing import evaluate_detector
+
+    try:
+        metrics = evaluate_detector(model, coco, images, device=device, amp=amp, batch_size=batch_size,
+                                    workers=workers, out_json=out, progress=True)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    for p in metrics["skipped"]:
+        console.print(f"[yellow]skipped[/yellow] {escape(p['file'])}: {p['reason']} {escape(p['detail'])}")
+    console.print(_metrics_table(metrics))
+    if as_json:
+        print_json(metrics)
+
+
+def predict_command(
+    model: Path = typer.Argument(..., help="Detector checkpoint (RUN_DIR/model.pt)."),
+    images: Path = typer.Argument(..., help="Folder of photos (recursive) or one image."),
+    out: Path = typer.Option(..., "--out", help="COCO results JSON (a list of detections) to write."),
+    coco: Optional[Path] = typer.Option(None, "--coco", help="Ground-truth COCO JSON: predict its images and use "
+                                        "its image/category ids. Without it ids are assigned and "
+                                        "<out>.images.json lists them."),
+    score_threshold: Optional[float] = typer.Option(None, "--score-threshold", min=0.0, max=1.0,
+                                                    help="Drop detections below this (default: config test.score_threshold)."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Images per model call (default: config test.batch_size)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Image decoding processes (default: config test.workers)."),
+    amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the problem report (JSON) here."),
+    as_json: bool = typer.Option(False, "--json", help="Print a summary as one JSON object on stdout."),
+) -> None:
+    """Segment garments in images and write COCO-format results."""
+    from garmentparse.parsing import predict_folder
+
+    try:
+        summary = predict_folder(model, images, out, coco_gt=coco, device=device, amp=amp,
+                                 batch_size=batch_size, workers=workers,
+                                 score_threshold=score_threshold, progress=True)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    for p in summary.report.problems:
+        console.print(f"[yellow]{p.action}[/yellow] {escape(p.file)}: {p.reason} {escape(p.detail)}")
+    if report is not None:
+        summary.report.save(report)
+    console.print(f"wrote {escape(str(out))}: {summary.detections} detections in {summary.images} images"
+                  + (f" (ids in {escape(str(summary.images_file))})" if summary.images_file else ""))
+    if as_json:
+        print_json({"out": str(out), "images_file": str(summary.images_file) if summary.images_file else None,
+                    "images": summary.images, "detections": summary.detections,
+                    "problems": [p.to_dict() for p in summary.report.problems]})
+    if summary.images == 0:
+        raise typer.Exit(1)
 
 
 def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add ``train detector``, ``eval detector`` and ``predict`` to the app."""
+    train.command("detector")(train_detector_command)
+    eval_.command("detector")(eval_detector_command)
+    root.command("predict")(predict_command)

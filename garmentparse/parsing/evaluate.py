@@ -1,0 +1,177 @@
+"""COCO evaluation with pycocotools: box and mask AP, AP50, AP75, sizes, recall, per category.
+
+Metrics are percentages (0-100, as detectron2 prints them); ``null`` where COCO has no value
+(e.g. no ground truth of that size). An empty result list is valid and scores 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from garmentparse import masks as mask_utils
+from garmentparse.parsing.data import load_coco
+from garmentparse.parsing.loading import Bar, iter_images
+from garmentparse.parsing.segmenter import Segmenter
+from garmentparse.report import Report
+from garmentparse.types import Detections
+
+STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
+
+
+def prepare_gt(coco: COCO) -> COCO:
+    """A copy of ``coco`` with the fields COCOeval needs (``area``, ``iscrowd``) filled in."""
+    data = copy.deepcopy(coco.dataset)
+    sizes = {im["id"]: (im["height"], im["width"]) for im in data.get("images", [])}
+    for i, ann in enumerate(data.get("annotations", [])):
+        ann.setdefault("id", i + 1)
+        ann.setdefault("iscrowd", 0)
+        if "area" not in ann and ann.get("segmentation") and ann["image_id"] in sizes:
+            h, w = sizes[ann["image_id"]]
+            ann["area"] = mask_utils.area(mask_utils.segmentation_to_rle(ann["segmentation"], h, w))
+        elif "area" not in ann:
+            ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
+    return load_coco(data)
+
+
+def category_map(class_names: list[str], gt: COCO) -> dict[str, int]:
+    """Model class name -> GT category id (by name). Raises when nothing matches."""
+    by_name = {str(c["name"]): c["id"] for c in gt.dataset.get("categories", [])}
+    mapping = {n: by_name[n] for n in class_names if n in by_name}
+    if not mapping:
+        raise ValueError(f"none of the model's classes {class_names} is a category of the ground "
+                         f"truth ({sorted(by_name)})")
+    return mapping
+
+
+def detections_to_results(det: Detections, image_id: int, cat_ids: dict[str, int]) -> list[dict[str, Any]]:
+    """COCO results entries (``bbox`` as xywh, ``segmentation`` RLE with str counts)."""
+    out = []
+    for box, score, label, rle in zip(det.boxes, det.scores, det.labels, det.masks):
+        if label not in cat_ids:
+            continue
+        x0, y0, x1, y1 = (float(v) for v in box)
+        out.append({"image_id": int(image_id), "category_id": int(cat_ids[label]),
+                    "bbox": [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+                    "score": round(float(score), 5), "segmentation": rle})
+    return out
+
+
+def _pct(v: float) -> float | None:
+    return None if v < 0 else round(float(v) * 100.0, 3)
+
+
+def coco_metrics(gt: COCO, results: list[dict[str, Any]], image_ids: list[int] | None = None,
+                 iou_types: tuple[str, ...] = ("bbox", "segm")) -> tuple[dict[str, Any], str]:
+    """Run COCOeval per IoU type on ``results`` (may be empty). Returns (metrics, summary text)."""
+    gt = prepare_gt(gt)
+    known = set(gt.getImgIds())
+    bad = {r["image_id"] for r in results} - known
+    if bad:
+        raise ValueError(f"results name image ids that are not in the ground truth: {sorted(bad)[:5]}")
+    metrics: dict[str, Any] = {}
+    text = io.StringIO()
+    cat_names = {c["id"]: c["name"] for c in gt.dataset["categories"]}
+    for iou_type in iou_types:
+        drop = "bbox" if iou_type == "segm" else "segmentation"  # segm areas from masks
+        res = [{k: v for k, v in r.items() if k != drop} for r in results]
+        with contextlib.redirect_stdout(text):
+            if res:
+                dt = gt.loadRes(res)
+            else:  # pycocotools' loadRes cannot take an empty list
+                dt = load_coco({"images": gt.dataset["images"], "categories": gt.dataset["categories"],
+                                "annotations": []})
+            ev = COCOeval(gt, dt, iou_type)
+            if image_ids is not None:
+                ev.params.imgIds = sorted(image_ids)
+            ev.evaluate()
+            ev.accumulate()
+            print(f"== {iou_type} ==")
+            ev.summarize()
+        stats = {name: _pct(v) for name, v in zip(STAT_NAMES, ev.stats)}
+        per_cat = {}
+        precision = ev.eval["precision"]  # [iou, recall, category, area, maxdets]
+        for k, cat_id in enumerate(ev.params.catIds):
+            p = precision[:, :, k, 0, -1]
+            p = p[p > -1]
+            per_cat[cat_names[cat_id]] = round(float(np.mean(p)) * 100.0, 3) if p.size else None
+        stats["per_category"] = per_cat
+        metrics[iou_type] = stats
+    return metrics, text.getvalue()
+
+
+@dataclass
+class EvalOutput:
+    metrics: dict[str, Any]
+    results: list[dict[str, Any]]
+    summary: str
+    report: Report
+
+
+def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir: str | Path, *,
+                       score_threshold: float = 0.0, workers: int | None = None,
+                       progress: bool = False) -> EvalOutput:
+    """Predict every ground-truth image and score the results with COCOeval. Images that
+    cannot be read are reported and left out of the evaluation."""
+    gt = coco if isinstance(coco, COCO) else load_coco(coco)
+    images_dir = Path(images_dir)
+    cat_ids = category_map(segmenter.class_names, gt)
+    report = Report("eval detector")
+    infos = [gt.imgs[i] for i in sorted(gt.imgs)]
+    batch = getattr(segmenter, "batch_size", None) or segmenter.config.test.batch_size
+    workers = segmenter.config.test.workers if workers is None else workers
+    results: list[dict[str, Any]] = []
+    evaluated: list[int] = []
+    bar = Bar(progress, "eval", len(infos))
+    with bar:
+        for loaded in iter_images([images_dir / im["file_name"] for im in infos], batch, workers):
+            ok = [x for x in loaded if x.image is not None]
+            for x in loaded:
+                if x.image is None:
+                    report.add(x.path, "unreadable_image", x.error or "")
+            dets = segmenter.predict([x.image for x in ok], score_threshold=score_threshold) if ok else []
+            for x, det in zip(ok, dets):
+                info = infos[x.index]
+                if x.image.shape[:2] != (info["height"], info["width"]):
+                    report.add(x.path, "size_mismatch", f"file is {x.image.shape[1]}x{x.image.shape[0]}, "
+                               f"COCO says {info['width']}x{info['height']}")
+                    continue
+                evaluated.append(info["id"])
+                results.extend(detections_to_results(det, info["id"], cat_ids))
+            bar.advance(len(loaded))
+    if not evaluated:
+        raise ValueError(f"no image of the ground truth could be evaluated (see problems: "
+                         f"{report.reason_counts()})")
+    metrics, summary = coco_metrics(gt, results, evaluated)
+    metrics["images"] = len(evaluated)
+    metrics["detections"] = len(results)
+    metrics["skipped"] = [p.to_dict() for p in report.problems]
+    report.counts["images"] = len(evaluated)
+    report.counts["detections"] = len(results)
+    return EvalOutput(metrics, results, summary, report)
+
+
+def evaluate_detector(model: str | Path | Segmenter, coco: str | Path, images_dir: str | Path, *,
+                      device: str = "auto", amp: bool = True, batch_size: int | None = None,
+                      workers: int | None = None, score_threshold: float = 0.0,
+                      out_json: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """Evaluate a checkpoint (or a loaded segmenter) on a COCO file; optionally write the
+    metrics JSON to ``out_json``. Returns the metrics dict."""
+    from garmentparse.parsing.segmenter import load_segmenter
+
+    seg = model if isinstance(model, Segmenter) else load_segmenter(model, device, amp, batch_size)
+    out = evaluate_segmenter(seg, coco, images_dir, score_threshold=score_threshold, workers=workers,
+                             progress=progress)
+    if out_json is not None:
+        Path(out_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(out_json).write_text(json.dumps(out.metrics, indent=1), encoding="utf-8")
+    return out.metrics

@@ -1,0 +1,108 @@
+"""Predict a folder of images into a COCO results file.
+
+With a ground-truth COCO file (``coco_gt``), images are those it lists and results use its
+image and category ids (by file name / class name), so the file scores directly with
+COCOeval. Without one, every image under the folder gets an id (1, 2, ... in sorted path
+order) and ``<out>.images.json`` is written next to the results: ``{"images": [{id,
+file_name, width, height}], "categories": [{id, name}]}``, category ids being the model's
+label order (1 = first class).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from garmentparse.imageio import find_images
+from garmentparse.parsing.data import load_coco
+from garmentparse.parsing.evaluate import category_map, detections_to_results
+from garmentparse.parsing.loading import Bar, iter_images
+from garmentparse.parsing.segmenter import Segmenter, load_segmenter
+from garmentparse.report import Report
+
+
+@dataclass
+class PredictSummary:
+    out: Path
+    images_file: Path | None  # <out>.images.json when ids were assigned here
+    images: int  # images predicted
+    detections: int
+    report: Report
+
+
+def images_file_for(out: Path) -> Path:
+    return out.with_name(out.stem + ".images.json")
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def predict_folder(model: str | Path | Segmenter, images: str | Path, out: str | Path, *,
+                   coco_gt: str | Path | None = None, device: str = "auto", amp: bool = True,
+                   batch_size: int | None = None, workers: int | None = None,
+                   score_threshold: float | None = None, progress: bool = False) -> PredictSummary:
+    """Write the COCO results (a JSON list) of every image under ``images`` to ``out``.
+    Unreadable images are skipped and listed in the returned report (file + reason)."""
+    seg = model if isinstance(model, Segmenter) else load_segmenter(model, device, amp, batch_size)
+    images = Path(images)
+    out = Path(out)
+    report = Report("predict")
+    if not images.exists():
+        raise FileNotFoundError(f"images not found: {images}")
+    root = images if images.is_dir() else images.parent
+    if coco_gt is not None:
+        gt = load_coco(coco_gt)
+        cat_ids = category_map(seg.class_names, gt)
+        for name in seg.class_names:
+            if name not in cat_ids:
+                report.add(str(coco_gt), "class_not_in_gt", f"model class {name!r} has no category "
+                           "in the ground truth; its detections are left out", action="dropped")
+        entries = []
+        for image_id in sorted(gt.imgs):
+            path = root / gt.imgs[image_id]["file_name"]
+            if path.is_file():
+                entries.append((image_id, path))
+            else:
+                report.add(path, "missing_image", f"listed in {coco_gt} as image {image_id}")
+    else:
+        cat_ids = {name: i + 1 for i, name in enumerate(seg.class_names)}
+        entries = [(i + 1, p) for i, p in enumerate(find_images(images))]
+    if not entries:
+        raise ValueError(f"no images to predict under {images}")
+    batch = getattr(seg, "batch_size", None) or seg.config.test.batch_size
+    workers = seg.config.test.workers if workers is None else workers
+    results: list[dict[str, Any]] = []
+    image_rows: list[dict[str, Any]] = []
+    with Bar(progress, "predict", len(entries)) as bar:
+        for loaded in iter_images([p for _, p in entries], batch, workers):
+            ok = []
+            for x in loaded:
+                if x.image is None:
+                    report.add(x.path, "unreadable_image", x.error or "")
+                else:
+                    ok.append(x)
+            dets = seg.predict([x.image for x in ok], score_threshold=score_threshold) if ok else []
+            for x, det in zip(ok, dets):
+                image_id = entries[x.index][0]
+                results.extend(detections_to_results(det, image_id, cat_ids))
+                h, w = x.image.shape[:2]
+                image_rows.append({"id": image_id, "file_name": x.path.relative_to(root).as_posix(),
+                                   "width": w, "height": h})
+            bar.advance(len(loaded))
+    _write_json(out, results)
+    images_file = None
+    if coco_gt is None:
+        images_file = images_file_for(out)
+        _write_json(images_file, {"images": image_rows, "categories": [
+            {"id": i, "name": n, "supercategory": "garment"} for n, i in cat_ids.items()]})
+    report.counts["images"] = len(image_rows)
+    report.counts["detections"] = len(results)
+    report.counts["skipped"] = len([p for p in report.problems if p.action == "skipped"])
+    return PredictSummary(out, images_file, len(image_rows), len(results), report)
