@@ -6,7 +6,7 @@
 #   then evaluate per-head accuracy on the held-out photos, with and without TTA.
 # Usage: OUT=/path/out bash scripts/gpu_classifier.sh DATA   (DATA has images/ and labels/)
 # Knobs (environment): CONFIG, MINUTES (training wall time), CROP_SIZE, WORKERS, DEVICE, WORK,
-#   SETS (extra "k=v k=v" config overrides). CPU smoke run:
+#   SETS (extra config overrides separated by ';', e.g. "solver.lr=3e-4;train.epochs=50"). CPU smoke run:
 #   OUT=/tmp/o CONFIG=configs/classification/tiny.yaml MINUTES=0.2 DEVICE=cpu CROP_SIZE=96 \
 #     bash scripts/gpu_classifier.sh examples/ccp
 set -euo pipefail
@@ -44,10 +44,9 @@ for name, path in paths.items():
 PY
 
 stamp "train $CONFIG for at most $MINUTES min"
-set -f  # SETS may hold glob characters ([...] lists)
 EXTRA=()
-for kv in $SETS; do EXTRA+=(--set "$kv"); done
-set +f
+IFS=';' read -r -a _sets <<< "$SETS"
+for kv in "${_sets[@]}"; do [ -n "$kv" ] && EXTRA+=(--set "$kv"); done
 gp train classifier --config "$CONFIG" --manifest "$WORK/splits/train.csv" \
   --val-manifest "$WORK/splits/val.csv" --out "$WORK/run" --device "$DEVICE" \
   --set "train.max_minutes=$MINUTES" --set "data.workers=$WORKERS" "${EXTRA[@]}"

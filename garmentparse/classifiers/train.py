@@ -131,6 +131,8 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
     torch.manual_seed(config.data.seed)
     np.random.seed(config.data.seed)
     dev = resolve_device(device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     heads = [h.attribute for h in config.model.heads]
     multi_label = {h.attribute: bool(h.multi_label) for h in config.model.heads}
     loss_weights = {h.attribute: h.loss_weight for h in config.model.heads}

@@ -39,7 +39,11 @@ def train_classifier_command(
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    best = f", best validation {result.best_score:.4f} at epoch {result.best_epoch}" if result.best_score is not None else ""
+    best = ""
+    if result.best_score is not None:
+        monitor, value = cfg.train.monitor, result.best_score
+        best = f", best validation {'mean accuracy' if monitor == 'accuracy' else 'loss'} " \
+               f"{value if monitor == 'accuracy' else -value:.4f} at epoch {result.best_epoch}"
     console.print(f"trained {result.epochs} epochs in {result.seconds:.0f}s{best}; wrote {result.checkpoint}")
 
 
