@@ -220,3 +220,13 @@ def test_photo_header_sizes_match_pillow(tmp_path, ccp_dir):
     assert photo_size(tmp_path / "cut.jpg") == (550, 832)  # the header alone is fine
     (tmp_path / "junk.jpg").write_bytes(raw + b"\0" * 200)  # trailing bytes after the end marker
     assert check_photo(tmp_path / "junk.jpg") == (550, 832)  # decoded to be sure, and kept
+
+
+def test_same_output_without_orjson(ccp_dir, monkeypatch):
+    """orjson only makes it faster: the standard-library path gives the same dataset."""
+    from garmentparse.converters import _json
+
+    fast, fast_report = convert_kfashion(ccp_dir / "labels", ccp_dir / "images")
+    monkeypatch.setattr(_json, "_orjson", None)
+    slow, slow_report = convert_kfashion(ccp_dir / "labels", ccp_dir / "images")
+    assert slow == fast and slow_report.to_dict() == fast_report.to_dict()
