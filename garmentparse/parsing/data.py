@@ -193,6 +193,8 @@ class CocoInstances(Dataset):
             "masks": torch.from_numpy(np.ascontiguousarray(masks, dtype=np.uint8)),
             "image_id": torch.tensor(rec.image_id),
         }
+        if not image.flags.writeable:
+            image = np.array(image)  # PIL hands out read-only buffers; torch wants writable memory
         return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), target
 
 

@@ -64,9 +64,21 @@ class TorchvisionSegmenter(Segmenter):
         return out
 
     @torch.inference_mode()
-    def forward(self, images: list[np.ndarray]) -> list[dict[str, torch.Tensor]]:
-        """Raw torchvision outputs (boxes, scores, labels, mask probabilities) for one batch."""
-        return self.model(self.to_tensors(images))
+    def forward(self, images: list[np.ndarray], score_threshold: float = 0.0) -> list[dict[str, torch.Tensor]]:
+        """torchvision outputs (boxes, scores, labels, (N, 1, H, W) mask probabilities in
+        original pixels) for one batch. The steps of ``GeneralizedRCNN.forward``, with the
+        score filter applied *before* masks are pasted at full image size (the costly part
+        of post-processing when many low-scoring candidates exist)."""
+        model = self.model
+        tensors = self.to_tensors(images)
+        original_sizes = [tuple(t.shape[-2:]) for t in tensors]
+        image_list, _ = model.transform(tensors)
+        features = model.backbone(image_list.tensors)
+        proposals, _ = model.rpn(image_list, features)
+        outputs, _ = model.roi_heads(features, proposals, image_list.image_sizes)
+        if score_threshold > 0:
+            outputs = [{k: v[o["scores"] >= score_threshold] for k, v in o.items()} for o in outputs]
+        return model.transform.postprocess(outputs, image_list.image_sizes, original_sizes)
 
     def predict(self, images: list[np.ndarray], score_threshold: float | None = None) -> list[Detections]:
         threshold = self.config.test.score_threshold if score_threshold is None else score_threshold
@@ -76,9 +88,7 @@ class TorchvisionSegmenter(Segmenter):
         try:
             for start in range(0, len(images), self.batch_size):
                 batch = images[start:start + self.batch_size]
-                for image, out in zip(batch, self.forward(batch)):
-                    keep = out["scores"] >= threshold
-                    out = {k: v[keep] for k, v in out.items()}
+                for image, out in zip(batch, self.forward(batch, threshold)):
                     results.append(Detections.from_torchvision(
                         out, self.class_names, image.shape[:2], self.config.model.mask_threshold))
         finally:

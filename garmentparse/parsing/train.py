@@ -163,6 +163,8 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
     model.to(dev)
     set_input_size(model, cfg, train=True)
     bf16 = cfg.model.amp and dev.type == "cuda"
+    if dev.type == "cuda":
+        torch.set_float32_matmul_precision("high")  # TF32 for the float32 parts
     if bf16:
         enable_bf16(model, "cuda")
 
@@ -207,7 +209,8 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
     eval_metrics = None
     t_start = time.perf_counter()
     t_window = t_start
-    calibrate_at = start + max(10, min(s.warmup_iters, 50)) + 20 if s.time_budget_s > 0 else None
+    calib_n = 10  # iterations timed to estimate the speed, after warm-up (or 50 iterations)
+    calibrate_at = start + max(5, min(s.warmup_iters, 50)) + calib_n if s.time_budget_s > 0 else None
     t_calib0 = None
     it = start
     model.train()
@@ -253,10 +256,10 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
 
             # time budget: once the speed is steady, shorten max_iter so the run fits
             if calibrate_at is not None:
-                if it == calibrate_at - 20:
+                if it == calibrate_at - calib_n:
                     t_calib0 = time.perf_counter()
                 elif it == calibrate_at and t_calib0 is not None:
-                    per_it = (time.perf_counter() - t_calib0) / 20
+                    per_it = (time.perf_counter() - t_calib0) / calib_n
                     left = s.time_budget_s - elapsed_before - (time.perf_counter() - t_start)
                     fit = it + max(1, int(left / per_it))
                     if fit < budget["max_iter"]:
@@ -279,6 +282,9 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
                     row["skipped_nonfinite"] = skipped_steps
                 metrics.write(row)
                 losses.append(row["loss"])
+                if not progress:
+                    log(f"iter {it}/{budget['max_iter']}  loss {row['loss']:.4f}  lr {row['lr']:.3g}  "
+                        f"{row['images_per_s']:.1f} images/s  {row['time']:.0f}s")
                 bar.advance(0, description=f"train loss {row['loss']:.3f}")
                 window, window_n, window_images, t_window = {}, 0, 0, now
             bar.advance(1)
