@@ -55,7 +55,8 @@ LABELS="$DATA/labels"
 if [ "$LIMIT" -gt 0 ]; then
   LABELS="$OUT/labels_subset"
   rm -rf "$LABELS" && mkdir -p "$LABELS"
-  find "$DATA/labels" -name '*.json' | sort | head -n "$LIMIT" | while read -r f; do ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$LABELS/"; done
+  mapfile -t subset < <(find "$(cd "$DATA/labels" && pwd)" -name '*.json' | sort | head -n "$LIMIT")
+  for f in "${subset[@]}"; do ln -s "$f" "$LABELS/"; done
 fi
 
 stamp "convert $LABELS"
