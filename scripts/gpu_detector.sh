@@ -41,7 +41,7 @@ stamp "checks"
 [ -d "$DATA/images" ] && [ -d "$DATA/labels" ] || { echo "error: $DATA needs images/ and labels/"; exit 2; }
 "$PY" - <<'EOF'
 import importlib, sys
-missing = [m for m in ("torch", "torchvision", "pycocotools", "albumentations", "shapely", "orjson",
+missing = [m for m in ("torch", "torchvision", "pycocotools", "albumentations", "shapely",
                        "cv2", "yaml", "typer", "rich", "scipy") if importlib.util.find_spec(m) is None]
 if missing:
     sys.exit(f"error: missing Python packages: {', '.join(missing)} (install the carried wheels)")

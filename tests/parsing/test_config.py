@@ -3,7 +3,6 @@ mistake is an error that names the key (and the file where the loader knows it).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml

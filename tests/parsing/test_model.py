@@ -138,3 +138,17 @@ def test_backends_registry():
         assert "detectron2" not in available_backends()
         with pytest.raises(RuntimeError, match="detectron2"):
             BACKENDS.get("detectron2").train(None, None, None, None)
+
+
+@pytest.mark.parametrize("name, norm", [("resnet18_fpn", "gn"), ("mobilenet_v3_large_fpn", "gn"),
+                                        ("resnet18_fpn", "frozen_bn")])
+def test_norm_choices_train(name, norm):
+    cfg = tiny_cfg(name, f"model.norm={norm}")
+    model = build_model(cfg, num_classes=5).train()
+    kinds = {type(m).__name__ for m in model.modules()}
+    assert {"gn": "GroupNorm", "frozen_bn": "FrozenBatchNorm2d"}[norm] in kinds
+    assert "BatchNorm2d" not in kinds
+    target = {"boxes": torch.tensor([[4.0, 4.0, 40.0, 60.0]]), "labels": torch.tensor([1]),
+              "masks": torch.ones(1, 64, 48, dtype=torch.uint8)}
+    losses = model([torch.rand(3, 64, 48)], [target])
+    sum(losses.values()).backward()
