@@ -1,0 +1,175 @@
+"""End to end on real CCP photos (CPU): convert -> train detector (tiny) -> crop ->
+train classifier (tiny) -> tag, then the output contract, broken files and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from garmentparse.cli import build_app
+from garmentparse.imageio import load_rgb
+from garmentparse.tagging import SCHEMA_PATH, Tagger, read_done, tag_folder
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+SCORE = "0.01"  # tiny models trained for seconds score low; keep their detections
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(build_app(), [str(a) for a in args])
+    assert result.exit_code == 0, f"{args}\n{result.output}\n{result.exception!r}"
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, ccp_dir) -> dict[str, Path]:
+    """The whole chain from labels to two trained checkpoints, through the CLI."""
+    work = tmp_path_factory.mktemp("e2e")
+    train_images = work / "train_images"
+    train_labels = work / "train_labels"
+    train_images.mkdir()
+    train_labels.mkdir()
+    for label in sorted((ccp_dir / "labels").glob("*.json"))[:20]:
+        shutil.copy(label, train_labels)
+        shutil.copy(ccp_dir / "images" / f"{label.stem}.jpg", train_images)
+    coco = work / "coco.json"
+    invoke("convert", "kfashion", train_labels, "--images", train_images, "--out", coco)
+    invoke("train", "detector", "--config", REPO / "configs/detection/tiny.yaml", "--train", coco,
+           "--images", train_images, "--out", work / "det", "--device", "cpu")
+    invoke("crop", coco, "--images", train_images, "--out", work / "crops", "--size", "96")
+    invoke("train", "classifier", "--config", REPO / "configs/classification/tiny.yaml",
+           "--manifest", work / "crops" / "manifest.csv", "--out", work / "cls", "--device", "cpu")
+    return {"detector": work / "det" / "model.pt", "classifier": work / "cls" / "model.pt"}
+
+
+@pytest.fixture()
+def photo_folder(tmp_path, ccp_dir) -> Path:
+    """Six real photos in nested folders, odd modes and suffixes, plus three broken files."""
+    root = tmp_path / "photos"
+    (root / "street" / "day").mkdir(parents=True)
+    for name in ["0021", "0022"]:
+        shutil.copy(ccp_dir / "images" / f"{name}.jpg", root / f"{name}.jpg")
+    shutil.copy(ccp_dir / "images" / "0023.jpg", root / "street" / "0023.JPG")
+    Image.open(ccp_dir / "images" / "0024.jpg").convert("L").save(root / "street" / "day" / "gray.png")
+    Image.open(ccp_dir / "images" / "0001.jpg").convert("RGBA").save(root / "alpha.webp")
+    Image.open(ccp_dir / "images" / "0002.jpg").convert("CMYK").save(root / "cmyk.jpg")
+    data = (ccp_dir / "images" / "0003.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (root / "notes.jpg").write_text("this is not a photo")
+    (root / "empty.png").write_bytes(b"")
+    (root / "readme.txt").write_text("ignored: not an image suffix")
+    return root
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_tag_end_to_end(models, photo_folder, tmp_path):
+    out, csv_path = tmp_path / "results.jsonl", tmp_path / "results.csv"
+    invoke("tag", photo_folder, "--detector", models["detector"], "--classifier", models["classifier"],
+           "--out", out, "--csv", csv_path, "--overlays", tmp_path / "overlays", "--crops", tmp_path / "crops",
+           "--score-threshold", SCORE, "--batch-size", "3", "--workers", "2", "--device", "cpu")
+    records = read_jsonl(out)
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    for rec in records:
+        validator.validate(rec)
+    by_path = {r["path"]: r for r in records}
+    assert sorted(by_path) == sorted([
+        "0021.jpg", "0022.jpg", "street/0023.JPG", "street/day/gray.png", "alpha.webp", "cmyk.jpg",
+        "truncated.jpg", "notes.jpg", "empty.png"])
+    for broken in ["truncated.jpg", "notes.jpg", "empty.png"]:
+        assert by_path[broken]["error"] and by_path[broken]["garments"] == []
+    good = [r for r in records if r["error"] is None]
+    assert len(good) == 6
+    for rel in ["0021.jpg", "street/0023.JPG", "street/day/gray.png"]:
+        with Image.open(photo_folder / rel) as im:
+            assert (by_path[rel]["width"], by_path[rel]["height"]) == im.size
+    garments = [g for r in good for g in r["garments"]]
+    assert garments, "the tiny detector found nothing at all"
+    heads = set(garments[0]["attributes"])
+    assert {"category", "colour"} <= heads
+    for g in garments:
+        assert g["part"] in {"outer", "top", "bottom", "onepiece"}
+        assert g["mask"]["size"] == [by_h(records, g), by_w(records, g)]
+        assert 1 <= len(g["attributes"]["category"]["top_k"]) <= 3
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(garments)
+    assert {"path", "part", "score", "x0", "category", "category_probability"} <= set(rows[0])
+    overlays = list((tmp_path / "overlays").rglob("*.png"))
+    assert len(overlays) == 6
+    assert len(list((tmp_path / "crops").rglob("*.png"))) == len(garments)
+
+
+def by_h(records, garment):
+    return next(r["height"] for r in records if garment in r["garments"])
+
+
+def by_w(records, garment):
+    return next(r["width"] for r in records if garment in r["garments"])
+
+
+def test_tag_resume_after_interruption(models, photo_folder, tmp_path):
+    out = tmp_path / "results.jsonl"
+    tagger = Tagger.from_checkpoints(models["detector"], models["classifier"], device="cpu",
+                                     score_threshold=float(SCORE))
+    seen = []
+
+    def interrupt_after_four(result):
+        seen.append(result.path)
+        if len(seen) == 4:
+            raise KeyboardInterrupt  # what Ctrl-C does mid-run
+
+    with pytest.raises(KeyboardInterrupt):
+        tag_folder(photo_folder, tagger, out, batch_size=2, workers=0, on_image=interrupt_after_four)
+    first = read_jsonl(out)
+    assert 1 <= len(first) <= 4  # what was written survives
+    with open(out, "a", encoding="utf-8") as fh:
+        fh.write('{"path": "torn line from a crash')  # a half-written last line
+    summary = tag_folder(photo_folder, tagger, out, csv_path=tmp_path / "r.csv", batch_size=2,
+                         workers=2, resume=True)
+    records = read_jsonl(out)
+    paths = [r["path"] for r in records]
+    assert len(paths) == len(set(paths)) == 9  # every image once, no duplicates
+    assert summary.skipped == len(first) and summary.images == 9 - len(first)
+    assert read_done(out) == set(paths)
+    again = tag_folder(photo_folder, tagger, out, resume=True, workers=0)
+    assert again.images == 0 and again.skipped == 9
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == sum(len(r["garments"]) for r in records)
+
+
+def test_tag_korean_labels_and_library_api(models, ccp_dir, tmp_path):
+    tagger = Tagger.from_checkpoints(models["detector"], models["classifier"], device="cpu",
+                                     score_threshold=float(SCORE), top_k=2)
+    tagged = tagger.tag_arrays([load_rgb(ccp_dir / "images" / "0021.jpg")])
+    assert len(tagged) == 1 and tagged[0].garments
+    garment = tagged[0].garments[0]
+    assert set(garment.attributes) == set(tagger.heads)
+    ko = garment.to_dict(lang="ko")
+    assert ko["part"] in {"아우터", "상의", "하의", "원피스"}
+    out = tmp_path / "ko.jsonl"
+    invoke("tag", ccp_dir / "images" / "0021.jpg", "--detector", models["detector"], "--classifier",
+           models["classifier"], "--out", out, "--lang", "ko", "--score-threshold", SCORE, "--workers", "0")
+    rec = read_jsonl(out)[0]
+    assert rec["path"] == "0021.jpg"
+    assert {g["part"] for g in rec["garments"]} <= {"아우터", "상의", "하의", "원피스"}
+
+
+def test_tag_detector_only_and_bad_checkpoint(models, ccp_dir, tmp_path):
+    out = tmp_path / "det_only.jsonl"
+    invoke("tag", ccp_dir / "images", "--detector", models["detector"], "--out", out,
+           "--score-threshold", SCORE, "--workers", "0", "--batch-size", "8")
+    records = read_jsonl(out)
+    assert len(records) == 24 and all(g["attributes"] == {} for r in records for g in r["garments"])
+    result = runner.invoke(build_app(), ["tag", str(ccp_dir / "images"), "--detector",
+                                         str(models["classifier"]), "--out", str(tmp_path / "x.jsonl")])
+    assert result.exit_code == 2 and "expected a detector" in result.output
