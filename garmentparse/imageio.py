@@ -37,7 +37,7 @@ def load_rgb(path: str | Path, exif: bool = True) -> np.ndarray:
                 im = im.convert("RGBA")
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)
-            return np.asarray(im.convert("RGB"))
+            return np.array(im.convert("RGB"))  # a writable copy (asarray is read-only)
     except FileNotFoundError:
         raise ImageReadError(f"file not found: {path}") from None
     except UnidentifiedImageError:

@@ -63,10 +63,11 @@ class Tagger:
     ``segmenter`` follows ``garmentparse.parsing.Segmenter`` (``predict(images,
     score_threshold)``); ``classifier`` follows ``garmentparse.classifiers.AttributeClassifier``
     (``predict(crops, parts, top_k, tta)``, ``crop_size``, ``crop_background``).
+    ``score_threshold=None`` keeps the detector config's ``test.score_threshold``.
     """
 
     def __init__(self, segmenter: Any, classifier: Any | None = None, *,
-                 score_threshold: float = 0.5, top_k: int = 3, tta: bool = False,
+                 score_threshold: float | None = None, top_k: int = 3, tta: bool = False,
                  crop_size: int = 400, crop_background: str = "white") -> None:
         self.segmenter = segmenter
         self.classifier = classifier
@@ -334,7 +335,7 @@ def _tag_batch(tagger: Tagger, batch: list[dict[str, Any]], lang: str,
 
 
 def tag(images: str | Path, detector: str | Path, out_jsonl: str | Path, classifier: str | Path | None = None,
-        *, device: str = "auto", score_threshold: float = 0.5, top_k: int = 3, tta: bool = False,
+        *, device: str = "auto", score_threshold: float | None = None, top_k: int = 3, tta: bool = False,
         **kwargs: Any) -> TagSummary:
     """One-call tagging from checkpoint files: ``garmentparse.tag("photos/", "det.pt", "out.jsonl")``."""
     tagger = Tagger.from_checkpoints(detector, classifier, device=device,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample data (examples/), offline, on CPU, in a few minutes:
 #   1. convert the K-Fashion-schema labels of 24 real CCP photos (and the 3 real K-Fashion files) to COCO
-#   2. train the tiny detector config on them       (a model from scratch: expect rough masks)
+#   2. train the demo detector config on them (tiny network from scratch, ~2 min: rough masks)
 #   3. cut garment crops and train the tiny classifier config
 #   4. tag the photos: JSON Lines + CSV + overlays in demo-out/
 # Real models: train configs/detection/r50_fpn_v2.yaml and configs/classification/resnet50.yaml
@@ -19,8 +19,8 @@ echo "== 2/5 convert: CCP photos with K-Fashion-schema labels (examples/ccp)" >&
 garmentparse convert kfashion examples/ccp/labels --images examples/ccp/images \
   --out "$OUT/ccp-coco.json" --report "$OUT/ccp-report.json"
 garmentparse stats "$OUT/ccp-coco.json"
-echo "== 3/5 train the tiny detector" >&2
-garmentparse train detector --config configs/detection/tiny.yaml --train "$OUT/ccp-coco.json" \
+echo "== 3/5 train the demo detector (tiny network, ~2 minutes on CPU)" >&2
+garmentparse train detector --config configs/detection/demo.yaml --train "$OUT/ccp-coco.json" \
   --images examples/ccp/images --out "$OUT/detector" --device "$DEVICE"
 echo "== 4/5 crop garments and train the tiny classifier" >&2
 garmentparse crop "$OUT/ccp-coco.json" --images examples/ccp/images --out "$OUT/crops" --size 96
@@ -29,5 +29,5 @@ garmentparse train classifier --config configs/classification/tiny.yaml \
 echo "== 5/5 tag the photos" >&2
 garmentparse tag examples/ccp/images --detector "$OUT/detector/model.pt" \
   --classifier "$OUT/classifier/model.pt" --out "$OUT/tags.jsonl" --csv "$OUT/tags.csv" \
-  --overlays "$OUT/overlays" --score-threshold 0.3 --device "$DEVICE"
+  --overlays "$OUT/overlays" --device "$DEVICE"
 echo "done: $OUT/tags.jsonl, $OUT/tags.csv, $OUT/overlays/ (quality: see README, 'What to expect')" >&2

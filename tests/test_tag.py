@@ -170,6 +170,11 @@ def test_tag_detector_only_and_bad_checkpoint(models, ccp_dir, tmp_path):
            "--score-threshold", SCORE, "--workers", "0", "--batch-size", "8")
     records = read_jsonl(out)
     assert len(records) == 24 and all(g["attributes"] == {} for r in records for g in r["garments"])
+    default = Tagger.from_checkpoints(models["detector"], device="cpu")  # no threshold given
+    config_threshold = default.segmenter.config.test.score_threshold
+    found = default.tag_arrays([load_rgb(ccp_dir / "images" / "0021.jpg")])[0].garments
+    assert all(g.score >= config_threshold for g in found)
+    assert config_threshold == 0.3  # configs/detection/tiny.yaml, not the old fixed 0.5
     result = runner.invoke(build_app(), ["tag", str(ccp_dir / "images"), "--detector",
                                          str(models["classifier"]), "--out", str(tmp_path / "x.jsonl")])
     assert result.exit_code == 2 and "expected a detector" in result.output

@@ -22,7 +22,9 @@ def tag_command(
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per model call."),
     workers: int = typer.Option(2, "--workers", min=0, help="Processes decoding images ahead of the model (0: in the main process)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-    score_threshold: float = typer.Option(0.5, "--score-threshold", min=0.0, max=1.0, help="Drop detections scoring below this."),
+    score_threshold: Optional[float] = typer.Option(
+        None, "--score-threshold", min=0.0, max=1.0,
+        help="Drop detections scoring below this (default: the detector config's test.score_threshold, 0.5 in the shipped configs)."),
     top_k: int = typer.Option(3, "--top-k", min=1, help="Alternatives kept per classifier head."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation in the classifier (slower)."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
