@@ -84,6 +84,27 @@ def train_tiny_models(work: Path) -> tuple[Path, Path]:
     return work / "det" / "model.pt", work / "cls" / "model.pt"
 
 
+def add_tagger_args(ap: argparse.ArgumentParser, device: str) -> None:
+    """Options every tag benchmark shares: models, images, device, batching, output."""
+    ap.add_argument("--detector", type=Path, help="Detector checkpoint (default: train tiny.yaml here).")
+    ap.add_argument("--classifier", type=Path, help="Classifier checkpoint (with --detector).")
+    ap.add_argument("--images", type=Path, default=REPO / "examples" / "ccp" / "images")
+    ap.add_argument("--device", default=device)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--score-threshold", type=float, default=None,
+                    help="Default: the detector config's test.score_threshold.")
+    ap.add_argument("--json", type=Path, help="Also write the results here.")
+
+
+def tagger_from_args(args: argparse.Namespace, work: Path) -> Tagger:
+    """The Tagger the options name, training the tiny models into ``work`` when none are given."""
+    detector, classifier = args.detector, args.classifier
+    if detector is None:
+        detector, classifier = train_tiny_models(work)
+    return Tagger.from_checkpoints(detector, classifier, device=args.device, score_threshold=args.score_threshold)
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -108,22 +129,12 @@ def run_pipeline(tagger: Tagger, images: Path, n: int, batch_size: int, workers:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--detector", type=Path)
-    ap.add_argument("--classifier", type=Path)
-    ap.add_argument("--images", type=Path, default=REPO / "examples" / "ccp" / "images")
+    add_tagger_args(ap, device="auto")
     ap.add_argument("--limit", type=int, default=0, help="Use only the first N images (0: all).")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--score-threshold", type=float, default=0.5)
-    ap.add_argument("--json", type=Path, help="Also write the results here.")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench_tag_"))
-    detector, classifier = args.detector, args.classifier
-    if detector is None:
-        detector, classifier = train_tiny_models(work)
     images = args.images
     paths = find_images(images)
     if args.limit:
@@ -132,7 +143,7 @@ def main() -> None:
         for p in paths[: args.limit]:
             (images / p.name).symlink_to(p.resolve())
         paths = find_images(images)
-    tagger = Tagger.from_checkpoints(detector, classifier, device=args.device, score_threshold=args.score_threshold)
+    tagger = tagger_from_args(args, work)
     device = str(tagger.segmenter.device)
     cuda = device.startswith("cuda")
     tagger.tag_arrays([load_rgb(paths[0])] * min(2, args.batch_size))  # warm-up (cudnn, allocator)

@@ -21,10 +21,10 @@ import threading
 import time
 from pathlib import Path
 
-from bench_tag import REPO, train_tiny_models
+from bench_tag import add_tagger_args, tagger_from_args
 
 from garmentparse.imageio import find_images
-from garmentparse.tagging import Tagger, tag_folder
+from garmentparse.tagging import tag_folder
 
 
 def rss_mb(pid: int) -> float:
@@ -56,21 +56,12 @@ def tree_pss_mb(pid: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--detector", type=Path)
-    ap.add_argument("--classifier", type=Path)
-    ap.add_argument("--images", type=Path, default=REPO / "examples" / "ccp" / "images")
+    add_tagger_args(ap, device="cpu")
     ap.add_argument("--n", type=int, default=2000, help="Images in the run.")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--score-threshold", type=float, default=None)
-    ap.add_argument("--json", type=Path, help="Also write the results here.")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench_tag_memory_"))
-    detector, classifier = args.detector, args.classifier
-    if detector is None:
-        detector, classifier = train_tiny_models(work)
+    tagger = tagger_from_args(args, work)
     sources = find_images(args.images)
     folder = work / "images"
     for i in range(args.n):
@@ -78,7 +69,6 @@ def main() -> None:
         sub.mkdir(parents=True, exist_ok=True)
         src = sources[i % len(sources)]
         (sub / f"{i:07d}{src.suffix}").symlink_to(src.resolve())
-    tagger = Tagger.from_checkpoints(detector, classifier, device=args.device, score_threshold=args.score_threshold)
 
     pid = os.getpid()
     samples: list[tuple[int, float, float]] = []  # (images done, rss, tree pss)
