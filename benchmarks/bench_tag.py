@@ -105,6 +105,14 @@ def tagger_from_args(args: argparse.Namespace, work: Path) -> Tagger:
     return Tagger.from_checkpoints(detector, classifier, device=args.device, score_threshold=args.score_threshold)
 
 
+def report(result: dict, line: str, json_path: Path | None) -> None:
+    """Print the results as JSON and a one-line verdict; also write them to ``json_path``."""
+    print(json.dumps(result, indent=1))
+    print(line)
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=1))
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -166,11 +174,8 @@ def main() -> None:
         "gpu_busy_pct_pipeline": round(med(pipe_util), 1) if cuda and pipe_util[0] is not None else None,
         "runs_baseline": [round(v, 3) for v in base], "runs_pipeline": [round(v, 3) for v in pipe],
     }
-    print(json.dumps(result, indent=1))
-    print(f"tag pipeline {result['pipeline_images_per_s']} img/s vs per-image loop "
-          f"{result['baseline_images_per_s']} img/s on {result['device']}: {result['speedup']}x")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    report(result, f"tag pipeline {result['pipeline_images_per_s']} img/s vs per-image loop "
+                   f"{result['baseline_images_per_s']} img/s on {result['device']}: {result['speedup']}x", args.json)
 
 
 if __name__ == "__main__":

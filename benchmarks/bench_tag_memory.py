@@ -13,7 +13,6 @@ Without --detector/--classifier it trains the tiny configs on examples/ccp first
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -21,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench_tag import add_tagger_args, tagger_from_args
+from bench_tag import add_tagger_args, report, tagger_from_args
 
 from garmentparse.imageio import find_images
 from garmentparse.tagging import tag_folder
@@ -92,7 +91,9 @@ def main() -> None:
     assert summary.images == args.n and summary.errors == 0, summary
 
     def window(lo: float, hi: float) -> list[tuple[int, float, float]]:
-        return [s for s in samples if lo * args.n <= s[0] <= hi * args.n]
+        """Samples taken while lo..hi of the images were done (the nearest one for short runs)."""
+        inside = [s for s in samples if lo * args.n <= s[0] <= hi * args.n]
+        return inside or [min(samples, key=lambda s: abs(s[0] - lo * args.n))]
 
     warm, end = window(0.1, 0.2), window(0.9, 1.0)
     rss_warm = statistics.median(s[1] for s in warm)
@@ -107,11 +108,8 @@ def main() -> None:
         "tree_pss_mb_at_90_100pct": round(statistics.median(s[2] for s in end), 1),
         "output_jsonl_mb": round((work / "out.jsonl").stat().st_size / 2**20, 1),
     }
-    print(json.dumps(result, indent=1))
-    print(f"tag over {args.n} images: main RSS {result['rss_mb_at_10_20pct']} MB after 10-20% -> "
-          f"{result['rss_mb_at_90_100pct']} MB at 90-100% ({result['rss_ratio_end_vs_warm']}x)")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+    report(result, f"tag over {args.n} images: main RSS {result['rss_mb_at_10_20pct']} MB after 10-20% -> "
+                   f"{result['rss_mb_at_90_100pct']} MB at 90-100% ({result['rss_ratio_end_vs_warm']}x)", args.json)
 
 
 if __name__ == "__main__":

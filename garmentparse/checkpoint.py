@@ -40,7 +40,10 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None,
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    data = torch.load(path, map_location=map_location, weights_only=False)
+    try:  # weights_only: a checkpoint from elsewhere can carry tensors and plain data, never code
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt, truncated or foreign files: one clear error
+        raise ValueError(f"{path} is not a garmentparse checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or "kind" not in data or "state_dict" not in data:
         raise ValueError(f"{path} is not a garmentparse checkpoint")
     if expect_kind and data["kind"] != expect_kind:

@@ -13,11 +13,13 @@ from the JSONL at the end of each run, so it always matches it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from garmentparse import __version__
 from garmentparse.draw import draw_instances, save_rgb
 from garmentparse.imageio import ImageReadError, find_images, load_rgb
 from garmentparse.masks import masked_crop
@@ -76,6 +79,7 @@ class Tagger:
         self.tta = tta
         self.crop_size = getattr(classifier, "crop_size", None) or crop_size
         self.crop_background = getattr(classifier, "crop_background", None) or crop_background
+        self.sources: dict[str, dict[str, str]] = {}  # model files, set by from_checkpoints
 
     @classmethod
     def from_checkpoints(cls, detector: str | Path, classifier: str | Path | None = None, *,
@@ -89,7 +93,20 @@ class Tagger:
             from garmentparse.classifiers import load_classifier
 
             clf = load_classifier(classifier, device=device, amp=amp)
-        return cls(segmenter, clf, **kwargs)
+        tagger = cls(segmenter, clf, **kwargs)
+        tagger.sources = {name: {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
+                          for name, path in (("detector", detector), ("classifier", classifier)) if path}
+        return tagger
+
+    def settings(self, lang: str = "en") -> dict[str, Any]:
+        """Everything that decides what the output says: model files, thresholds, language."""
+        config = getattr(self.segmenter, "config", None)
+        threshold = self.score_threshold
+        if threshold is None and config is not None:
+            threshold = config.test.score_threshold
+        return {"models": self.sources, "classes": list(getattr(self.segmenter, "class_names", [])),
+                "heads": self.heads, "score_threshold": threshold, "top_k": self.top_k, "tta": self.tta,
+                "crop_size": self.crop_size, "crop_background": self.crop_background, "lang": lang}
 
     @property
     def heads(self) -> list[str]:
@@ -246,6 +263,51 @@ def _write_extras(tagged: TaggedImage, image: np.ndarray, rel: str, lang: str,
             save_rgb(crops_dir / stem.parent / f"{stem.name}_{k}_{g.part}.png", crop)
 
 
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_record_path(out_jsonl: Path) -> Path:
+    """The JSON file next to the output that says how it was made: ``results.jsonl.run.json``."""
+    return out_jsonl.with_name(out_jsonl.name + ".run.json")
+
+
+class ResumeMismatch(ValueError):
+    """``resume=True`` with settings that differ from those the output was made with."""
+
+
+def _open_run_record(out_jsonl: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """Read (on resume) or start the run record; refuse to mix outputs of different settings."""
+    path = run_record_path(out_jsonl)
+    record: dict[str, Any] = {"garmentparse": __version__, "settings": settings, "runs": []}
+    if resume and path.exists() and out_jsonl.exists():
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            before = record["settings"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ResumeMismatch(f"{path}: unreadable run record ({exc}); resume into a new --out") from None
+        changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
+        if changed:
+            details = "; ".join(f"{k}: {before.get(k)!r} -> {settings.get(k)!r}" for k in changed if k != "models")
+            if "models" in changed:
+                details = "model files differ (sha256)" + (f"; {details}" if details else "")
+            raise ResumeMismatch(
+                f"--resume would mix results made with other settings into {out_jsonl} ({details}); "
+                "use the same settings or a new --out")
+    return record
+
+
+def _save_run_record(out_jsonl: Path, record: dict[str, Any]) -> None:
+    path = run_record_path(out_jsonl)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 # --------------------------------------------------------------------------- the folder run
 
 
@@ -269,6 +331,10 @@ def tag_folder(
     Without ``resume`` an existing output is replaced; with it, images already in the output
     are skipped and new lines are appended. Each batch's lines are flushed and fsynced before
     the next batch starts. ``on_start(total)`` and ``on_image(result)`` report progress.
+
+    ``<out_jsonl>.run.json`` records how the output was made (model files with their sha256,
+    threshold, heads, language; each run's start, end and counts). ``resume`` with settings
+    that differ from that record raises :class:`ResumeMismatch` instead of mixing results.
     """
     root = Path(images)
     if not root.exists():
@@ -278,11 +344,16 @@ def tag_folder(
     overlays = Path(overlays_dir) if overlays_dir else None
     crops = Path(crops_dir) if crops_dir else None
     paths = find_images(root)
+    record = _open_run_record(out_jsonl, tagger.settings(lang), resume)
     done = read_done(out_jsonl) if resume else set()
     todo = [p for p in paths if relative_path(p, root) not in done]
     if on_start:
         on_start(len(todo))
     summary = TagSummary(0, 0, 0, len(paths) - len(todo), 0.0)
+    run = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "images_dir": str(root.resolve()),
+           "finished": None}
+    record["runs"].append(run)
+    _save_run_record(out_jsonl, record)
     start = time.perf_counter()
     with open(out_jsonl, "a" if resume else "w", encoding="utf-8") as out:
         for batch in iter_decoded(todo, root, batch_size, workers):
@@ -296,6 +367,8 @@ def tag_folder(
             out.flush()
             os.fsync(out.fileno())
     summary.seconds = time.perf_counter() - start
+    run.update(finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), **asdict(summary))
+    _save_run_record(out_jsonl, record)
     if csv_path is not None:
         jsonl_to_csv(out_jsonl, csv_path)
     return summary

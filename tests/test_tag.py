@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from garmentparse.cli import build_app
 from garmentparse.imageio import load_rgb
-from garmentparse.tagging import SCHEMA_PATH, Tagger, read_done, tag_folder
+from garmentparse.tagging import (SCHEMA_PATH, ResumeMismatch, Tagger, file_sha256, read_done,
+                                  run_record_path, tag_folder)
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -145,6 +146,21 @@ def test_tag_resume_after_interruption(models, photo_folder, tmp_path):
     assert again.images == 0 and again.skipped == 9
     with open(tmp_path / "r.csv", newline="", encoding="utf-8") as fh:
         assert len(list(csv.DictReader(fh))) == sum(len(r["garments"]) for r in records)
+    record = json.loads(run_record_path(out).read_text(encoding="utf-8"))
+    assert [r["finished"] is None for r in record["runs"]] == [True, False, False]  # the interrupted one
+    assert record["runs"][1]["images"] == 9 - len(first) and record["runs"][2]["skipped"] == 9
+    assert record["settings"]["models"]["detector"]["sha256"] == file_sha256(models["detector"])
+    assert record["settings"]["score_threshold"] == float(SCORE)
+    # resuming with other settings would mix two kinds of results in one file: refused, file untouched
+    before = out.read_bytes()
+    stricter = Tagger.from_checkpoints(models["detector"], models["classifier"], device="cpu", score_threshold=0.9)
+    with pytest.raises(ResumeMismatch, match="score_threshold: 0.01 -> 0.9"):
+        tag_folder(photo_folder, stricter, out, resume=True, workers=0)
+    result = runner.invoke(build_app(), ["tag", str(photo_folder), "--detector", str(models["detector"]),
+                                         "--out", str(out), "--resume", "--score-threshold", SCORE, "--workers", "0"])
+    said = " ".join(result.output.split())  # Rich wraps long lines
+    assert result.exit_code == 2 and "model files differ" in said and "heads" in said
+    assert out.read_bytes() == before
 
 
 def test_tag_korean_labels_and_library_api(models, ccp_dir, tmp_path):
@@ -178,3 +194,19 @@ def test_tag_detector_only_and_bad_checkpoint(models, ccp_dir, tmp_path):
     result = runner.invoke(build_app(), ["tag", str(ccp_dir / "images"), "--detector",
                                          str(models["classifier"]), "--out", str(tmp_path / "x.jsonl")])
     assert result.exit_code == 2 and "expected a detector" in result.output
+
+
+def test_tag_benchmarks_run(models, tmp_path):
+    """Both tag benchmarks run on the tiny models and report what the docs quote."""
+    import subprocess
+    import sys
+
+    common = ["--detector", str(models["detector"]), "--classifier", str(models["classifier"]),
+              "--device", "cpu", "--workers", "0", "--score-threshold", SCORE]
+    for script, extra, key in [("bench_tag.py", ["--repeats", "1", "--limit", "4"], "speedup"),
+                               ("bench_tag_memory.py", ["--n", "12"], "rss_ratio_end_vs_warm")]:
+        out = tmp_path / f"{script}.json"
+        subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *common, *extra, "--json", str(out)],
+                       check=True, capture_output=True, cwd=REPO / "benchmarks")
+        result = json.loads(out.read_text())
+        assert result[key] > 0 and result["images"] in (4, 12)

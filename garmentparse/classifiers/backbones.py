@@ -39,11 +39,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"backbone init file not found: {path}")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
+        data = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code runs
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
         raise ValueError(f"{path}: cannot read backbone weights: {exc}") from None
-    if isinstance(data, nn.Module):
-        data = data.state_dict()
     for key in ("state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]
