@@ -32,7 +32,6 @@ from garmentparse.draw import draw_instances, save_rgb
 from garmentparse.imageio import ImageReadError, find_images, load_rgb
 from garmentparse.masks import masked_crop
 from garmentparse.types import Garment, TagResult
-from garmentparse.vocab import translate
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "tag_result.schema.json"
 
@@ -79,7 +78,7 @@ class Tagger:
         self.tta = tta
         self.crop_size = getattr(classifier, "crop_size", None) or crop_size
         self.crop_background = getattr(classifier, "crop_background", None) or crop_background
-        self.sources: dict[str, dict[str, str]] = {}  # model files, set by from_checkpoints
+        self.model_files: dict[str, Path] = {}  # {"detector": path, ...}, set by from_checkpoints
 
     @classmethod
     def from_checkpoints(cls, detector: str | Path, classifier: str | Path | None = None, *,
@@ -94,17 +93,18 @@ class Tagger:
 
             clf = load_classifier(classifier, device=device, amp=amp)
         tagger = cls(segmenter, clf, **kwargs)
-        tagger.sources = {name: {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
-                          for name, path in (("detector", detector), ("classifier", classifier)) if path}
+        tagger.model_files = {name: Path(path).resolve() for name, path in
+                              (("detector", detector), ("classifier", classifier)) if path}
         return tagger
 
     def settings(self, lang: str = "en") -> dict[str, Any]:
-        """Everything that decides what the output says: model files, thresholds, language."""
+        """Everything that decides what the output says: models (by sha256), thresholds, language."""
         config = getattr(self.segmenter, "config", None)
         threshold = self.score_threshold
         if threshold is None and config is not None:
             threshold = config.test.score_threshold
-        return {"models": self.sources, "classes": list(getattr(self.segmenter, "class_names", [])),
+        return {"models": {name: file_sha256(path) for name, path in self.model_files.items()},
+                "classes": list(getattr(self.segmenter, "class_names", [])),
                 "heads": self.heads, "score_threshold": threshold, "top_k": self.top_k, "tta": self.tta,
                 "crop_size": self.crop_size, "crop_background": self.crop_background, "lang": lang}
 
@@ -242,17 +242,17 @@ def jsonl_to_csv(jsonl: str | Path, csv_path: str | Path) -> int:
     return rows
 
 
-def _write_extras(tagged: TaggedImage, image: np.ndarray, rel: str, lang: str,
+def _write_extras(tagged: TaggedImage, image: np.ndarray, rel: str,
                   overlays_dir: Path | None, crops_dir: Path | None) -> None:
+    """Overlay and crop files of one image. Overlay labels are English ids whatever ``--lang``:
+    OpenCV's fonts have no Hangul (Korean text would come out as '?')."""
     if overlays_dir is not None:
         from garmentparse import masks as mask_utils
 
         labels = []
         for g in tagged.garments:
-            text = translate("part", g.part, lang)
-            if "category" in g.attributes and g.attributes["category"].label:
-                text = translate("category", g.attributes["category"].label, lang)
-            labels.append(f"{text} {g.score:.2f}")
+            category = g.attributes.get("category")
+            labels.append(f"{category.label if category and category.label else g.part} {g.score:.2f}")
         drawn = draw_instances(image, [mask_utils.decode(g.mask) for g in tagged.garments],
                                [g.box for g in tagged.garments], labels,
                                colour_keys=[g.part for g in tagged.garments])
@@ -283,7 +283,7 @@ class ResumeMismatch(ValueError):
 def _open_run_record(out_jsonl: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any]:
     """Read (on resume) or start the run record; refuse to mix outputs of different settings."""
     path = run_record_path(out_jsonl)
-    record: dict[str, Any] = {"garmentparse": __version__, "settings": settings, "runs": []}
+    record: dict[str, Any] = {"garmentparse": __version__, "settings": settings, "model_files": {}, "runs": []}
     if resume and path.exists() and out_jsonl.exists():
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
@@ -345,6 +345,7 @@ def tag_folder(
     crops = Path(crops_dir) if crops_dir else None
     paths = find_images(root)
     record = _open_run_record(out_jsonl, tagger.settings(lang), resume)
+    record["model_files"] = {name: str(path) for name, path in tagger.model_files.items()}
     done = read_done(out_jsonl) if resume else set()
     todo = [p for p in paths if relative_path(p, root) not in done]
     if on_start:
@@ -357,7 +358,7 @@ def tag_folder(
     start = time.perf_counter()
     with open(out_jsonl, "a" if resume else "w", encoding="utf-8") as out:
         for batch in iter_decoded(todo, root, batch_size, workers):
-            for result in _tag_batch(tagger, batch, lang, overlays, crops):
+            for result in _tag_batch(tagger, batch, overlays, crops):
                 out.write(json.dumps(result.to_dict(lang), ensure_ascii=False) + "\n")
                 summary.images += 1
                 summary.garments += len(result.garments)
@@ -374,7 +375,7 @@ def tag_folder(
     return summary
 
 
-def _tag_batch(tagger: Tagger, batch: list[dict[str, Any]], lang: str,
+def _tag_batch(tagger: Tagger, batch: list[dict[str, Any]],
                overlays: Path | None, crops: Path | None) -> list[TagResult]:
     """Results of one decoded batch, in order. If the batch fails in the models, each image is
     retried alone so one bad image only fails itself."""
@@ -401,7 +402,7 @@ def _tag_batch(tagger: Tagger, batch: list[dict[str, Any]], lang: str,
         h, w = arrays[i].shape[:2]
         results[i] = TagResult(batch[i]["path"], w, h, t.garments)
         try:
-            _write_extras(t, arrays[i], batch[i]["path"], lang, overlays, crops)
+            _write_extras(t, arrays[i], batch[i]["path"], overlays, crops)
         except OSError as exc:
             results[i].error = f"could not write overlay/crop: {exc}"
     return [results[i] for i in range(len(batch))]

@@ -149,7 +149,8 @@ def test_tag_resume_after_interruption(models, photo_folder, tmp_path):
     record = json.loads(run_record_path(out).read_text(encoding="utf-8"))
     assert [r["finished"] is None for r in record["runs"]] == [True, False, False]  # the interrupted one
     assert record["runs"][1]["images"] == 9 - len(first) and record["runs"][2]["skipped"] == 9
-    assert record["settings"]["models"]["detector"]["sha256"] == file_sha256(models["detector"])
+    assert record["settings"]["models"]["detector"] == file_sha256(models["detector"])
+    assert record["model_files"]["detector"] == str(models["detector"].resolve())
     assert record["settings"]["score_threshold"] == float(SCORE)
     # resuming with other settings would mix two kinds of results in one file: refused, file untouched
     before = out.read_bytes()
