@@ -3,7 +3,7 @@
 Reading the size of 1.2 M photos must not decode them. JPEG and PNG headers are parsed here
 directly (tens of microseconds); other formats go through :func:`garmentparse.imageio.image_size`.
 ``check_photo`` also catches the common corruption of a dump — a truncated download — by looking
-for the JPEG end marker, and confirms with a real decode before calling a photo undecodable.
+for the JPEG end marker or the PNG IEND chunk, and confirms with a real decode before calling a photo undecodable.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from garmentparse.imageio import ImageReadError, image_size, load_rgb
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _PNG = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk every complete PNG ends with
 
 
 def _exif_orientation(seg: bytes) -> int:
@@ -93,7 +94,7 @@ def read_bytes(path: str | Path) -> bytes:
 
 def _probe(path: str | Path, tail: bool) -> tuple[tuple[int, int] | None, bool]:
     """((width, height) or None, truncated?) from one open: header parse and, with ``tail``, the
-    JPEG end marker in the last 64 bytes."""
+    JPEG end marker in the last 64 bytes or the PNG IEND chunk in the last 12."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -117,7 +118,11 @@ def _probe(path: str | Path, tail: bool) -> tuple[tuple[int, int] | None, bool]:
                 return size, b"\xff\xd9" not in end
         elif buf[:8] == _PNG and len(buf) >= 24:
             w, h = struct.unpack(">II", buf[16:24])
-            size = (w, h) if w and h else None
+            # an eXIf chunk may rotate the photo: let Pillow read the size then
+            size = (w, h) if w and h and b"eXIf" not in buf else None
+            if tail:
+                end = buf[-12:] if len(buf) < _HEAD else os.pread(fd, 12, max(0, os.fstat(fd).st_size - 12))
+                return size, end != _PNG_END
         return size, False
     except OSError as exc:
         raise ImageReadError(f"cannot read file: {exc}") from None

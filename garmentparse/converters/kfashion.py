@@ -17,6 +17,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import re
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -63,6 +64,8 @@ REASONS: dict[str, str] = {
     "missing_category": "--classes category and the garment has no known category (garment skipped)",
     "category_part_mismatch": "category belongs to another part than the one it is listed under: kept",
     "no_garments": "label without any usable garment (label skipped)",
+    "polygon_label_mismatch": "a part has more polygons than labels: the extra ones kept without attributes",
+    "unexpected_error": "the label broke the converter in an unforeseen way (label skipped; detail says how)",
 }
 
 
@@ -112,6 +115,11 @@ def decode_label(raw: bytes) -> tuple[Any, str | None]:
         raise LabelError("invalid_json", f"(cp949) {exc}") from None
 
 
+_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d*)?$")
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d{1,2}$")
+_INT64_MAX = 2**63 - 1
+
+
 class _Ctx:
     """Collects issues of one label; numbers-as-strings are summarised once per label."""
 
@@ -126,12 +134,27 @@ class _Ctx:
         self.issues.append(Problem(self.file, reason, detail, action))
 
     def number(self, value: Any) -> float | None:
-        """A float from a JSON number or a numeric string (counted); None otherwise."""
+        """A float from a JSON number or a numeric string (counted); None otherwise.
+
+        Strings may use thousands separators (``"1,024.5"``) or one decimal comma (``"10,5"``);
+        anything else with a comma is not a number. Values beyond float range are None."""
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value) if math.isfinite(value) else None
-        if isinstance(value, str):
             try:
-                v = float(value.strip().replace(",", ""))
+                v = float(value)
+            except OverflowError:  # an int beyond float range
+                return None
+            return v if math.isfinite(v) else None
+        if isinstance(value, str):
+            text = value.strip()
+            if "," in text:
+                if _THOUSANDS.match(text):
+                    text = text.replace(",", "")
+                elif _DECIMAL_COMMA.match(text):
+                    text = text.replace(",", ".")
+                else:
+                    return None
+            try:
+                v = float(text)
             except ValueError:
                 return None
             if not math.isfinite(v):
@@ -173,11 +196,13 @@ def label_image_info(data: Any, ctx: _Ctx | None = None) -> LabelImageInfo:
         raise LabelError("invalid_schema", "이미지 정보 is not an object")
     w, h = ctx.number(info.get("이미지 너비")), ctx.number(info.get("이미지 높이"))
     kid = info.get("이미지 식별자")
-    if isinstance(kid, str) and kid.strip().isdigit():
+    if isinstance(kid, str) and kid.strip().isdigit() and int(kid.strip()) <= _INT64_MAX:
         ctx.numeric_strings += 1
         kid = int(kid.strip())
     elif isinstance(kid, float) and kid.is_integer():
         kid = int(kid)
+    if isinstance(kid, int) and not 0 <= kid <= _INT64_MAX:  # JSON writers stop at 64 bits
+        kid = str(kid)
     name = info.get("이미지 파일명")
     return LabelImageInfo(
         width=int(round(w)) if w and w > 0 else None,
@@ -218,6 +243,10 @@ def _attributes(label: dict, ctx: _Ctx, where: str) -> dict[str, Any]:
                 out[attr.name] = ids
         else:
             if isinstance(value, list):
+                extra = [v for v in value[1:] if v not in (None, "")]
+                if extra:
+                    ctx.add("unknown_value", f"{where}: {key} takes one value; kept {value[0]!r}, "
+                            f"dropped {extra!r}", "value dropped")
                 value = value[0] if value else None
             if value is None or value == "":
                 continue
@@ -258,8 +287,11 @@ def polygon_points(poly: dict, ctx: _Ctx, where: str) -> tuple[list[float], list
         if xs is not None and ys is not None:
             kinds = set(map(type, xs))
             kinds.update(map(type, ys))
-            if kinds <= _NUMERIC and all(map(math.isfinite, xs)) and all(map(math.isfinite, ys)):
-                return xs, ys
+            try:
+                if kinds <= _NUMERIC and all(map(math.isfinite, xs)) and all(map(math.isfinite, ys)):
+                    return xs, ys
+            except OverflowError:
+                pass  # an int beyond float range: the careful path below drops it
     xd: dict[int, float] = {}
     yd: dict[int, float] = {}
     bad = 0
@@ -300,6 +332,16 @@ def _flat(coords) -> list[float]:
     if len(arr) > 1 and (arr[0] == arr[-1]).all():
         arr = arr[:-1]
     return np.round(arr, 2).ravel().tolist()
+
+
+def _usable(flat: list[float]) -> bool:
+    """A rounded COCO polygon that still has 3 distinct points and an area (slivers that
+    ``make_valid`` splits off can collapse to one point at 2 decimals)."""
+    pts = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
+    if len(np.unique(pts, axis=0)) < 3:
+        return False
+    x, y = pts[:, 0], pts[:, 1]
+    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) > 0
 
 
 def clean_polygon(points: np.ndarray, width: int, height: int, ctx: _Ctx, where: str
@@ -348,11 +390,11 @@ def clean_polygon(points: np.ndarray, width: int, height: int, ctx: _Ctx, where:
             return None
         return [points.ravel().tolist()], area, [x0, y0, x1 - x0, y1 - y0]
     shells = [Polygon(p.exterior) for p in parts]
-    seg = [_flat(s.exterior.coords) for s in shells]
-    seg = [s for s in seg if len(s) >= 6]
-    if not seg:
+    kept = [(s, flat) for s in shells if _usable(flat := _flat(s.exterior.coords))]
+    if not kept:
         ctx.add("degenerate_polygon", f"{where}: nothing left after repair")
         return None
+    shells, seg = [s for s, _ in kept], [flat for _, flat in kept]
     x0, y0, x1, y1 = shapely.total_bounds(shells).tolist()
     area = float(sum(s.area for s in shells))
     return seg, round(area, 2), [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
@@ -381,9 +423,18 @@ def extract_garments(data: Any, ctx: _Ctx, scale: tuple[float, float] = (1.0, 1.
     if not isinstance(polygons, dict) or not isinstance(labels, dict):
         raise LabelError("invalid_schema", "폴리곤좌표/라벨링 is not an object")
     sx, sy = scale
+    known = set(vocab.PARTS.values()) | {"스타일"}
+    for key in sorted((set(polygons) | set(labels)) - known):
+        if any(_as_list(polygons.get(key))) or any(_as_list(labels.get(key))):
+            ctx.add("unknown_value", f"unknown part {key!r} (not {'/'.join(vocab.PARTS.values())}): "
+                    "its garments are not converted", "value dropped")
     garments: list[_Garment] = []
     for part, part_ko in vocab.PARTS.items():
         plist, llist = _as_list(polygons.get(part_ko)), _as_list(labels.get(part_ko))
+        n_poly, n_lab = sum(1 for x in plist if x), sum(1 for x in llist if x)
+        if n_poly > n_lab > 0:
+            ctx.add("polygon_label_mismatch", f"{part_ko}: {n_poly} polygons, {n_lab} labels; "
+                    "polygons without a label are kept without attributes", "kept")
         for i in range(max(len(plist), len(llist))):
             poly = plist[i] if i < len(plist) else {}
             lab = llist[i] if i < len(llist) else {}
@@ -547,7 +598,8 @@ def _prepare(label_rel: str, photo_rel: str | None, opts: _Options) -> _Prepared
                 ctx.add("missing_size", "no --images and no 이미지 너비/높이 in the label")
                 return _Outcome("skip", ctx.finish())
             width, height = info.width, info.height
-            file_name = info.file_name or (Path(label_rel).stem + ".jpg")
+            # real dumps name the photo after the label's stem, not its 이미지 파일명
+            file_name = os.path.join(os.path.dirname(label_rel), Path(label_rel).stem + ".jpg")
         garments, style = extract_garments(data, ctx, scale)
     except LabelError as exc:
         ctx.add(exc.reason, exc.detail)
@@ -556,6 +608,8 @@ def _prepare(label_rel: str, photo_rel: str | None, opts: _Options) -> _Prepared
                              "source_label": label_rel.replace(os.sep, "/")}
     if info.kfashion_id is not None:
         image["kfashion_id"] = info.kfashion_id
+    if info.file_name and info.file_name != os.path.basename(image["file_name"]):
+        image["label_file_name"] = info.file_name  # the label's own 이미지 파일명, for tracing
     return _Prepared(ctx, image, garments, style)
 
 
@@ -568,12 +622,25 @@ def _complete(prep: _Prepared, classes: Classes) -> _Outcome:
     return _Outcome("ok", ctx.finish(), image, [dumps(a)[1:] for a in anns])
 
 
+def _guarded(step: Callable[..., _Prepared | _Outcome], label_rel: str, opts: _Options,
+             *args: Any) -> _Prepared | _Outcome:
+    """``step(*args)``, or a skip naming the label and the exception: one label that breaks the
+    converter in an unforeseen way must not end a run over a million others."""
+    try:
+        return step(*args)
+    except Exception as exc:  # noqa: BLE001 - recorded in the report, the run goes on
+        problem = Problem(os.path.join(opts.labels_dir, label_rel), "unexpected_error",
+                          f"{type(exc).__name__}: {exc}", "skipped")
+        return _Outcome("skip", [problem])
+
+
 def process_labels(tasks: list[tuple[str, str | None]], opts: _Options) -> list[_Outcome]:
     """Everything for a chunk of labels: read, decode, match photos, clean (polygons measured in
     one batch), serialise. One outcome per task, in order."""
-    items = [_prepare(label, photo, opts) for label, photo in tasks]
+    items = [_guarded(_prepare, label, opts, label, photo, opts) for label, photo in tasks]
     measure_polygons([g for it in items if isinstance(it, _Prepared) for g in it.garments])
-    return [_complete(it, opts.classes) if isinstance(it, _Prepared) else it for it in items]
+    return [_guarded(_complete, label, opts, it, opts.classes) if isinstance(it, _Prepared) else it
+            for (label, _), it in zip(tasks, items)]
 
 
 def process_label(label_rel: str, photo_rel: str | None, opts: _Options) -> _Outcome:

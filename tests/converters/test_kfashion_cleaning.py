@@ -386,8 +386,19 @@ def test_without_images_sizes_come_from_json(tmp_path):
     assert len(coco["images"]) == 24
     first = coco["images"][0]
     src = read_label("0001")["이미지 정보"]
-    assert (first["file_name"], first["width"], first["height"]) == (src["이미지 파일명"], src["이미지 너비"],
+    assert (first["file_name"], first["width"], first["height"]) == ("0001.jpg", src["이미지 너비"],
                                                                      src["이미지 높이"])
+
+
+def test_without_images_real_labels_name_the_photo_by_stem(tmp_path, kfashion_real_dir):
+    """Real K-Fashion photos carry the label's stem, not its 이미지 파일명 (which is kept for tracing)."""
+    (tmp_path / "labels" / "a").mkdir(parents=True)
+    (tmp_path / "labels" / "b").mkdir(parents=True)
+    shutil.copy(kfashion_real_dir / "100026.json", tmp_path / "labels" / "a" / "100026.json")
+    shutil.copy(kfashion_real_dir / "1070263.json", tmp_path / "labels" / "b" / "100026.json")  # same stem
+    coco, _ = convert_kfashion(tmp_path / "labels")
+    names = {(im["file_name"], im["label_file_name"]) for im in coco["images"]}
+    assert names == {("a/100026.jpg", "Ave29th_160_02.jpg"), ("b/100026.jpg", "nt2157k07-nt2157k07-s_3.jpg")}
 
 
 def test_nested_folders_with_repeated_stems_match_their_own_folder(tmp_path):
@@ -404,3 +415,71 @@ def test_nested_folders_with_repeated_stems_match_their_own_folder(tmp_path):
     heights = {im["file_name"]: im["height"] for im in coco["images"]}
     assert heights == {"a/photo.jpg": read_label("0001")["이미지 정보"]["이미지 높이"],
                        "b/photo.jpg": read_label("0003")["이미지 정보"]["이미지 높이"]}
+
+
+def test_one_pathological_label_never_ends_the_run(make_dataset, tmp_path):
+    """An identifier beyond 64 bits and a coordinate beyond float range: reported, run goes on."""
+    from garmentparse.converters import convert_kfashion_to_file
+
+    labels, images = make_dataset(["0001", "0002", "0003"])
+    data = read_label("0003")
+    data["이미지 정보"]["이미지 식별자"] = "20200810083318000123456"  # longer than int64
+    write_label(labels / "0003.json", data)
+    (labels / "0002.json").write_text((labels / "0002.json").read_text(encoding="utf-8").replace(
+        '"X좌표1": ', '"X좌표1": 1' + "0" * 400 + ', "unused": ', 1), encoding="utf-8")
+    report = convert_kfashion_to_file(labels, tmp_path / "out.json", images)
+    coco = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert images_by_label(coco)["0003.json"]["kfashion_id"] == "20200810083318000123456"
+    assert "0002.json" in images_by_label(coco)  # the huge coordinate is one dropped point
+    assert any(p.file.endswith("0002.json") for p in problems(report, "invalid_coordinate"))
+    assert_good_neighbour(coco)
+
+
+@pytest.mark.parametrize("text, value", [("10,5", 10.5), ("1,024.5", 1024.5), ("1,2,3", None), ("12,3456", None)])
+def test_comma_numbers(text, value):
+    from garmentparse.converters.kfashion import _Ctx
+
+    assert _Ctx("f").number(text) == value
+
+
+def test_silently_lost_data_is_now_reported(make_dataset):
+    """An unknown part key, a second colour, a part with more polygons than labels."""
+    labels, images = make_dataset(["0001", "0003"])
+    data = read_label("0003")
+    detail = data["데이터셋 정보"]["데이터셋 상세설명"]
+    detail["폴리곤좌표"]["하의 "] = [polygon_of(data, "하의")]  # typo'd key: trailing space
+    detail["라벨링"]["상의"][0]["색상"] = ["블랙", "화이트"]
+    detail["폴리곤좌표"]["아우터"].append(polygon_of(data, "상의"))  # 2 polygons, 1 label
+    write_label(labels / "0003.json", data)
+    coco, report = convert_kfashion(labels, images)
+    details = [p.detail for p in problems(report, "unknown_value")]
+    assert any("unknown part '하의 '" in d for d in details)
+    assert any("색상 takes one value; kept '블랙', dropped ['화이트']" in d for d in details)
+    [mismatch] = problems(report, "polygon_label_mismatch")
+    assert mismatch.file.endswith("0003.json") and mismatch.action == "kept"
+    outers = [a for a in anns_of(coco, "0003.json") if a["part"] == "outer"]
+    assert [a["attributes"].get("category") for a in outers] == ["coat", None]
+    assert_good_neighbour(coco)
+
+
+def test_repair_never_writes_collapsed_slivers():
+    """A tiny loop near the start of a polygon: make_valid splits off slivers that collapse to
+    one point when rounded; they are dropped and the output passes validate."""
+    from garmentparse.converters.kfashion import _Ctx, label_garments
+    from garmentparse.converters.validate import validate_coco
+
+    pts = [(463.0, 89.888), (463.004, 89.891), (463.001, 89.886), (404.248, 289.448), (271.111, 192.255),
+           (434.631, 386.443), (501.207, 270.703)]
+    poly = {k: v for i, (x, y) in enumerate(pts, 1) for k, v in ((f"X좌표{i}", x), (f"Y좌표{i}", y))}
+    data = {"이미지 정보": {"이미지 식별자": 1, "이미지 높이": 600, "이미지 너비": 800},
+            "데이터셋 정보": {"데이터셋 상세설명": {"폴리곤좌표": {"상의": [poly]}, "라벨링": {}}}}
+    ctx = _Ctx("f")
+    anns = label_garments(data, 800, 600, ctx=ctx)
+    assert [p.reason for p in ctx.finish()] == ["self_intersection_repaired"]
+    for poly_out in anns[0]["segmentation"]:
+        assert len({tuple(pt) for pt in np.reshape(poly_out, (-1, 2))}) >= 3
+    for i, a in enumerate(anns, 1):
+        a.update(id=i, image_id=1)
+    coco = {"images": [{"id": 1, "file_name": "x.jpg", "width": 800, "height": 600}], "annotations": anns,
+            "categories": [{"id": i, "name": n} for i, n in enumerate(["outer", "top", "bottom", "onepiece"], 1)]}
+    assert validate_coco(coco).problems == []

@@ -220,6 +220,15 @@ def test_photo_header_sizes_match_pillow(tmp_path, ccp_dir):
     assert photo_size(tmp_path / "cut.jpg") == (550, 832)  # the header alone is fine
     (tmp_path / "junk.jpg").write_bytes(raw + b"\0" * 200)  # trailing bytes after the end marker
     assert check_photo(tmp_path / "junk.jpg") == (550, 832)  # decoded to be sure, and kept
+    png = (tmp_path / "p.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(png[: len(png) // 2])  # a half-downloaded PNG
+    with pytest.raises(ImageReadError):
+        check_photo(tmp_path / "cut.png")
+    with Image.open(src) as im:  # PNG with an eXIf orientation chunk: Pillow rotates it
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        im.save(tmp_path / "rot.png", exif=exif)
+    assert check_photo(tmp_path / "rot.png") == photo_size(tmp_path / "rot.png") == image_size(tmp_path / "rot.png")
 
 
 def test_same_output_without_orjson(ccp_dir, monkeypatch):
