@@ -59,6 +59,9 @@ def save_rgb(path, image: np.ndarray) -> None:
     """Write an RGB array as PNG/JPEG (by suffix)."""
     from pathlib import Path
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write image {path}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode image {path}")
+    path.write_bytes(data.tobytes())  # Python, not OpenCV, opens the file: any file name works

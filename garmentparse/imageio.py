@@ -22,6 +22,17 @@ def find_images(root: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def printable(text: str) -> str:
+    """``text`` that JSON and CSV can hold: bytes of a file name that are not UTF-8 (names from
+    old Korean tools) are written as ``\\xNN`` instead of breaking the writer."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def display_path(path: Path) -> str:
+    """``path`` in POSIX form, :func:`printable`."""
+    return printable(path.as_posix())
+
+
 def load_rgb(path: str | Path, exif: bool = True) -> np.ndarray:
     """(H, W, 3) uint8 RGB array of an image file.
 
@@ -33,7 +44,9 @@ def load_rgb(path: str | Path, exif: bool = True) -> np.ndarray:
             im.load()
             if exif:
                 im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+            if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+                return _deep_to_rgb(im)
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
                 im = im.convert("RGBA")
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)
@@ -42,8 +55,22 @@ def load_rgb(path: str | Path, exif: bool = True) -> np.ndarray:
         raise ImageReadError(f"file not found: {path}") from None
     except UnidentifiedImageError:
         raise ImageReadError("not an image or unsupported format") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"image too large to decode safely: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise ImageReadError(f"cannot decode image: {exc}") from None
+
+
+def _deep_to_rgb(im: Image.Image) -> np.ndarray:
+    """16-bit / 32-bit grayscale to 8-bit RGB by scaling, not clipping (Pillow's ``convert``
+    clips at 255, which turns a 16-bit photo white)."""
+    arr = np.asarray(im, dtype=np.float64)
+    if im.mode == "F":
+        top = 1.0 if arr.size and np.nanmax(arr) <= 1.0 else 255.0
+    else:  # I;16* always, and "I" as Pillow opens 16-bit PNGs
+        top = 65535.0 if im.mode.startswith("I;16") or (arr.size and arr.max() > 255) else 255.0
+    gray = np.clip(np.nan_to_num(arr) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(gray[:, :, None], 3, axis=2)
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -54,6 +81,6 @@ def image_size(path: str | Path) -> tuple[int, int]:
             orientation = im.getexif().get(0x0112, 1)
     except FileNotFoundError:
         raise ImageReadError(f"file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"cannot read image header: {exc}") from None
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

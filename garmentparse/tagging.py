@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from garmentparse import __version__
 from garmentparse.draw import draw_instances, save_rgb
-from garmentparse.imageio import ImageReadError, find_images, load_rgb
+from garmentparse.imageio import ImageReadError, display_path, find_images, load_rgb, printable
 from garmentparse.masks import masked_crop
 from garmentparse.types import Garment, TagResult
 
@@ -160,9 +160,9 @@ class _ImageFiles(Dataset):
         try:
             item["image"] = torch.from_numpy(load_rgb(path))  # shared memory across workers
         except ImageReadError as exc:
-            item["error"] = str(exc)
+            item["error"] = printable(str(exc))
         except Exception as exc:  # noqa: BLE001 - any decoder failure is recorded, not fatal
-            item["error"] = f"cannot read image: {type(exc).__name__}: {exc}"
+            item["error"] = printable(f"cannot read image: {type(exc).__name__}: {exc}")
         return item
 
 
@@ -172,9 +172,7 @@ def _as_list(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` in POSIX form (the file name when ``root`` is the file)."""
-    if root.is_file():
-        return path.name
-    return path.relative_to(root).as_posix()
+    return display_path(Path(path.name) if root.is_file() else path.relative_to(root))
 
 
 def iter_decoded(paths: list[Path], root: Path, batch_size: int, workers: int) -> Iterator[list[dict[str, Any]]]:
@@ -189,24 +187,50 @@ def iter_decoded(paths: list[Path], root: Path, batch_size: int, workers: int) -
 # --------------------------------------------------------------------------- output files
 
 
+def _result_line(raw: bytes) -> dict[str, Any] | None:
+    """The result a complete JSONL line holds, or None (torn, not JSON, no path)."""
+    if not raw.endswith(b"\n"):
+        return None
+    try:
+        rec = json.loads(raw)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) and isinstance(rec.get("path"), str) else None
+
+
 def read_done(out_jsonl: Path) -> set[str]:
-    """Paths already in ``out_jsonl``; a torn last line (crash mid-write) is cut off first."""
+    """Paths already done in ``out_jsonl``, readying it for a resumed run.
+
+    Lines whose image failed (``error`` set) are taken out so the image is tried again, and a
+    torn tail (a crash mid-write: a partial or unreadable last line) is cut off. A broken line
+    *followed by* good ones is not a crash artefact: :class:`ResumeError` names it.
+    """
     if not out_jsonl.exists():
         return set()
     done: set[str] = set()
-    good_end = 0
+    drop: set[int] = set()  # line numbers to take out
+    broken: list[int] = []
     with open(out_jsonl, "rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                done.add(json.loads(raw)["path"])
-            except (ValueError, KeyError, TypeError):
-                break
-            good_end += len(raw)
-    if good_end != out_jsonl.stat().st_size:
-        with open(out_jsonl, "r+b") as fh:
-            fh.truncate(good_end)
+        for n, raw in enumerate(fh):
+            rec = _result_line(raw)
+            if rec is None:
+                broken.append(n)
+                continue
+            if broken:
+                raise ResumeError(f"{out_jsonl}: line {broken[0] + 1} is not a result line but later "
+                                  "lines are; repair or remove it before resuming")
+            if rec.get("error") is not None:
+                drop.add(n)
+            else:
+                done.add(rec["path"])
+    drop.update(broken)
+    if drop:
+        tmp = out_jsonl.with_name(out_jsonl.name + ".tmp")
+        with open(out_jsonl, "rb") as src, open(tmp, "wb") as dst:
+            dst.writelines(raw for n, raw in enumerate(src) if n not in drop)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, out_jsonl)
     return done
 
 
@@ -256,11 +280,10 @@ def _write_extras(tagged: TaggedImage, image: np.ndarray, rel: str,
         drawn = draw_instances(image, [mask_utils.decode(g.mask) for g in tagged.garments],
                                [g.box for g in tagged.garments], labels,
                                colour_keys=[g.part for g in tagged.garments])
-        save_rgb((overlays_dir / rel).with_suffix(".png"), drawn)
+        save_rgb(overlays_dir / f"{rel}.png", drawn)  # a.jpg and a.png must not share a file
     if crops_dir is not None:
-        stem = Path(rel).with_suffix("")
         for k, (g, crop) in enumerate(zip(tagged.garments, tagged.crops)):
-            save_rgb(crops_dir / stem.parent / f"{stem.name}_{k}_{g.part}.png", crop)
+            save_rgb(crops_dir / f"{rel}_{k}_{g.part}.png", crop)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -276,8 +299,9 @@ def run_record_path(out_jsonl: Path) -> Path:
     return out_jsonl.with_name(out_jsonl.name + ".run.json")
 
 
-class ResumeMismatch(ValueError):
-    """``resume=True`` with settings that differ from those the output was made with."""
+class ResumeError(ValueError):
+    """``resume=True`` cannot go on safely: other settings than the output was made with, or
+    an output file broken in its middle."""
 
 
 def _open_run_record(out_jsonl: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any]:
@@ -289,13 +313,13 @@ def _open_run_record(out_jsonl: Path, settings: dict[str, Any], resume: bool) ->
             record = json.loads(path.read_text(encoding="utf-8"))
             before = record["settings"]
         except (ValueError, KeyError, TypeError) as exc:
-            raise ResumeMismatch(f"{path}: unreadable run record ({exc}); resume into a new --out") from None
+            raise ResumeError(f"{path}: unreadable run record ({exc}); resume into a new --out") from None
         changed = sorted(k for k in set(before) | set(settings) if before.get(k) != settings.get(k))
         if changed:
             details = "; ".join(f"{k}: {before.get(k)!r} -> {settings.get(k)!r}" for k in changed if k != "models")
             if "models" in changed:
                 details = "model files differ (sha256)" + (f"; {details}" if details else "")
-            raise ResumeMismatch(
+            raise ResumeError(
                 f"--resume would mix results made with other settings into {out_jsonl} ({details}); "
                 "use the same settings or a new --out")
     return record
@@ -329,12 +353,13 @@ def tag_folder(
     """Tag every image under ``images`` into ``out_jsonl`` (and the optional extras).
 
     Without ``resume`` an existing output is replaced; with it, images already in the output
-    are skipped and new lines are appended. Each batch's lines are flushed and fsynced before
+    are skipped, images whose line has an ``error`` are tried again (their old line removed),
+    and new lines are appended. Each batch's lines are flushed and fsynced before
     the next batch starts. ``on_start(total)`` and ``on_image(result)`` report progress.
 
     ``<out_jsonl>.run.json`` records how the output was made (model files with their sha256,
     threshold, heads, language; each run's start, end and counts). ``resume`` with settings
-    that differ from that record raises :class:`ResumeMismatch` instead of mixing results.
+    that differ from that record raises :class:`ResumeError` instead of mixing results.
     """
     root = Path(images)
     if not root.exists():
@@ -397,14 +422,14 @@ def _tag_batch(tagger: Tagger, batch: list[dict[str, Any]],
                 tagged[i] = tagger.tag_arrays([arrays[i]], keep_crops)[0]
             except Exception as exc:  # noqa: BLE001
                 h, w = arrays[i].shape[:2]
-                results[i] = TagResult(batch[i]["path"], w, h, error=f"model failed: {type(exc).__name__}: {exc}")
+                results[i] = TagResult(batch[i]["path"], w, h, error=printable(f"model failed: {type(exc).__name__}: {exc}"))
     for i, t in tagged.items():
         h, w = arrays[i].shape[:2]
         results[i] = TagResult(batch[i]["path"], w, h, t.garments)
         try:
             _write_extras(t, arrays[i], batch[i]["path"], overlays, crops)
         except OSError as exc:
-            results[i].error = f"could not write overlay/crop: {exc}"
+            results[i].error = printable(f"could not write overlay/crop: {exc}")
     return [results[i] for i in range(len(batch))]
 
 

@@ -142,3 +142,16 @@ def test_checkpoint_loading_never_unpickles_code(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
     with pytest.raises(ValueError, match="junk.pt is not a garmentparse checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_load_rgb_scales_deep_grayscale_and_keys_out_transparent_colour(tmp_path):
+    """16-bit grayscale is scaled to 8 bits (Pillow's convert would clip it to white); a
+    transparent colour key (PNG tRNS) is composited on white like an alpha channel."""
+    ramp = np.linspace(0, 65535, 32 * 48).reshape(32, 48).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    rgb = load_rgb(tmp_path / "deep.png")
+    assert rgb.shape == (32, 48, 3) and rgb.dtype == np.uint8
+    assert np.abs(rgb[..., 0].astype(int) - (ramp / 257).round().astype(int)).max() <= 1
+    keyed = Image.new("RGB", (8, 8), (10, 20, 30))
+    keyed.save(tmp_path / "keyed.png", transparency=(10, 20, 30))
+    assert (load_rgb(tmp_path / "keyed.png") == 255).all()

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from garmentparse.cli import build_app
 from garmentparse.imageio import load_rgb
-from garmentparse.tagging import (SCHEMA_PATH, ResumeMismatch, Tagger, file_sha256, read_done,
+from garmentparse.tagging import (SCHEMA_PATH, ResumeError, Tagger, file_sha256, read_done,
                                   run_record_path, tag_folder)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,21 +141,25 @@ def test_tag_resume_after_interruption(models, photo_folder, tmp_path):
     paths = [r["path"] for r in records]
     assert len(paths) == len(set(paths)) == 9  # every image once, no duplicates
     assert summary.skipped == len(first) and summary.images == 9 - len(first)
-    assert read_done(out) == set(paths)
+    failed = {r["path"] for r in records if r["error"]}
+    assert failed == {"truncated.jpg", "notes.jpg", "empty.png"}
+    # a later resume tries the failed images again (their old lines go) and skips the rest
     again = tag_folder(photo_folder, tagger, out, resume=True, workers=0)
-    assert again.images == 0 and again.skipped == 9
+    assert (again.images, again.errors, again.skipped) == (3, 3, 6)
+    final = read_jsonl(out)
+    assert sorted(r["path"] for r in final) == sorted(paths)  # still once each
     with open(tmp_path / "r.csv", newline="", encoding="utf-8") as fh:
         assert len(list(csv.DictReader(fh))) == sum(len(r["garments"]) for r in records)
     record = json.loads(run_record_path(out).read_text(encoding="utf-8"))
     assert [r["finished"] is None for r in record["runs"]] == [True, False, False]  # the interrupted one
-    assert record["runs"][1]["images"] == 9 - len(first) and record["runs"][2]["skipped"] == 9
+    assert record["runs"][1]["images"] == 9 - len(first) and record["runs"][2]["skipped"] == 6
     assert record["settings"]["models"]["detector"] == file_sha256(models["detector"])
     assert record["model_files"]["detector"] == str(models["detector"].resolve())
     assert record["settings"]["score_threshold"] == float(SCORE)
     # resuming with other settings would mix two kinds of results in one file: refused, file untouched
     before = out.read_bytes()
     stricter = Tagger.from_checkpoints(models["detector"], models["classifier"], device="cpu", score_threshold=0.9)
-    with pytest.raises(ResumeMismatch, match="score_threshold: 0.01 -> 0.9"):
+    with pytest.raises(ResumeError, match="score_threshold: 0.01 -> 0.9"):
         tag_folder(photo_folder, stricter, out, resume=True, workers=0)
     result = runner.invoke(build_app(), ["tag", str(photo_folder), "--detector", str(models["detector"]),
                                          "--out", str(out), "--resume", "--score-threshold", SCORE, "--workers", "0"])
@@ -211,3 +215,48 @@ def test_tag_benchmarks_run(models, tmp_path):
                        check=True, capture_output=True, cwd=REPO / "benchmarks")
         result = json.loads(out.read_text())
         assert result[key] > 0 and result["images"] in (4, 12)
+
+
+def test_resume_refuses_an_output_broken_in_the_middle(tmp_path):
+    """A torn *last* line is a crash artefact and is cut; a broken line with good lines after it
+    is not, and resuming would hide it: refused, naming the line, file untouched."""
+    out = tmp_path / "r.jsonl"
+    good = [json.dumps({"path": f"{i}.jpg", "width": 1, "height": 1, "garments": [], "error": None})
+            for i in range(3)]
+    out.write_text(good[0] + "\n" + "\0" * 40 + "\n" + good[1] + "\n" + good[2] + "\n", encoding="utf-8")
+    before = out.read_bytes()
+    with pytest.raises(ResumeError, match="line 2 is not a result line"):
+        read_done(out)
+    assert out.read_bytes() == before
+    out.write_text("\n".join(good) + "\n" + "\0" * 40 + "\n" + '{"path": "3.j', encoding="utf-8")
+    assert read_done(out) == {"0.jpg", "1.jpg", "2.jpg"}
+    assert out.read_text(encoding="utf-8") == "\n".join(good) + "\n"
+
+
+def test_awkward_files_and_names(models, tmp_path, ccp_dir):
+    """A non-UTF-8 file name, a 16-bit grayscale PNG, and a.jpg next to a.png (overlays and crops
+    must not overwrite each other)."""
+    import os
+
+    import numpy as np
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    photo = ccp_dir / "images" / "0021.jpg"
+    shutil.copy(photo, root / "a.jpg")
+    Image.open(photo).save(root / "a.png")
+    gray16 = (np.asarray(Image.open(photo).convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(gray16).save(root / "deep.png")
+    shutil.copy(photo, os.path.join(os.fsencode(root), b"caf\xe9.jpg"))  # Latin-1 bytes, not UTF-8
+    out = tmp_path / "r.jsonl"
+    invoke("tag", root, "--detector", models["detector"], "--classifier", models["classifier"], "--out", out,
+           "--overlays", tmp_path / "ov", "--crops", tmp_path / "cr", "--score-threshold", SCORE,
+           "--workers", "0", "--csv", tmp_path / "r.csv")
+    records = {r["path"]: r for r in read_jsonl(out)}
+    assert set(records) == {"a.jpg", "a.png", "deep.png", "caf\\xe9.jpg"}
+    assert all(r["error"] is None for r in records.values())
+    assert records["deep.png"]["garments"], "a 16-bit photo must not turn white"
+    overlays = sorted(p.name for p in (tmp_path / "ov").iterdir())
+    assert overlays == sorted(["a.jpg.png", "a.png.png", "deep.png.png", "caf\\xe9.jpg.png"])
+    crops = list((tmp_path / "cr").iterdir())
+    assert len(crops) == sum(len(r["garments"]) for r in records.values())

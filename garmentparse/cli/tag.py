@@ -34,7 +34,7 @@ def tag_command(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any image failed."),
 ) -> None:
     """Find, mask, cut out and classify every garment in a folder of photos."""
-    from garmentparse.tagging import ResumeMismatch, Tagger, tag_folder
+    from garmentparse.tagging import ResumeError, Tagger, tag_folder
 
     if lang not in ("en", "ko"):
         raise typer.BadParameter("use 'en' or 'ko'", param_hint="--lang")
@@ -55,7 +55,7 @@ def tag_command(
                 on_start=lambda n: bar.update(task, total=n),
                 on_image=lambda r: bar.advance(task),
             )
-    except ResumeMismatch as exc:
+    except ResumeError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     table = Table(title="tag: summary")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from garmentparse.imageio import find_images
+from garmentparse.imageio import display_path, find_images
 from garmentparse.parsing.data import load_coco
 from garmentparse.parsing.evaluate import category_map, detections_to_results
 from garmentparse.parsing.loading import Bar, iter_images
@@ -93,7 +93,7 @@ def predict_folder(model: str | Path | Segmenter, images: str | Path, out: str |
                 image_id = entries[x.index][0]
                 results.extend(detections_to_results(det, image_id, cat_ids))
                 h, w = x.image.shape[:2]
-                image_rows.append({"id": image_id, "file_name": x.path.relative_to(root).as_posix(),
+                image_rows.append({"id": image_id, "file_name": display_path(x.path.relative_to(root)),
                                    "width": w, "height": h})
             bar.advance(len(loaded))
     _write_json(out, results)
