@@ -65,14 +65,6 @@ class Detections:
         rles = [mask_utils.encode(m) for m in binary]
         return cls(boxes, scores, labels, rles, image_size)
 
-    def filter(self, keep: np.ndarray) -> Detections:
-        """A new Detections with only the entries where ``keep`` (bool mask or indices) holds."""
-        idx = np.arange(len(self))[keep] if np.asarray(keep).dtype == bool else np.asarray(keep)
-        return Detections(
-            self.boxes[idx], self.scores[idx], [self.labels[i] for i in idx],
-            [self.masks[i] for i in idx], self.image_size,
-        )
-
     def binary_masks(self) -> np.ndarray:
         """(N, H, W) uint8 masks decoded from the RLEs."""
         h, w = self.image_size

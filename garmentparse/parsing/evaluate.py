@@ -21,7 +21,7 @@ from pycocotools.cocoeval import COCOeval
 from garmentparse import masks as mask_utils
 from garmentparse.parsing.data import load_coco
 from garmentparse.parsing.loading import Bar, iter_images
-from garmentparse.parsing.segmenter import Segmenter
+from garmentparse.parsing.segmenter import Segmenter, predict_each
 from garmentparse.report import Report
 from garmentparse.types import Detections
 
@@ -138,8 +138,11 @@ def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir
             for x in loaded:
                 if x.image is None:
                     report.add(x.path, "unreadable_image", x.error or "")
-            dets = segmenter.predict([x.image for x in ok], score_threshold=score_threshold) if ok else []
+            dets = predict_each(segmenter, [x.image for x in ok], score_threshold) if ok else []
             for x, det in zip(ok, dets):
+                if isinstance(det, Exception):
+                    report.add(x.path, "model_failed", f"{type(det).__name__}: {det}")
+                    continue
                 info = infos[x.index]
                 if x.image.shape[:2] != (info["height"], info["width"]):
                     report.add(x.path, "size_mismatch", f"file is {x.image.shape[1]}x{x.image.shape[0]}, "

@@ -20,7 +20,7 @@ from garmentparse.imageio import display_path, find_images
 from garmentparse.parsing.data import load_coco
 from garmentparse.parsing.evaluate import category_map, detections_to_results
 from garmentparse.parsing.loading import Bar, iter_images
-from garmentparse.parsing.segmenter import Segmenter, load_segmenter
+from garmentparse.parsing.segmenter import Segmenter, load_segmenter, predict_each
 from garmentparse.report import Report
 
 
@@ -88,8 +88,11 @@ def predict_folder(model: str | Path | Segmenter, images: str | Path, out: str |
                     report.add(x.path, "unreadable_image", x.error or "")
                 else:
                     ok.append(x)
-            dets = seg.predict([x.image for x in ok], score_threshold=score_threshold) if ok else []
+            dets = predict_each(seg, [x.image for x in ok], score_threshold) if ok else []
             for x, det in zip(ok, dets):
+                if isinstance(det, Exception):
+                    report.add(x.path, "model_failed", f"{type(det).__name__}: {det}")
+                    continue
                 image_id = entries[x.index][0]
                 results.extend(detections_to_results(det, image_id, cat_ids))
                 h, w = x.image.shape[:2]

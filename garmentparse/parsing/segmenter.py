@@ -3,6 +3,7 @@ implementation. The tagging stage only sees this interface."""
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -80,19 +81,56 @@ class TorchvisionSegmenter(Segmenter):
             outputs = [{k: v[o["scores"] >= score_threshold] for k, v in o.items()} for o in outputs]
         return model.transform.postprocess(outputs, image_list.image_sizes, original_sizes)
 
+    def input_shape(self, height: int, width: int) -> tuple[int, int]:
+        """The padded network input an image of this size becomes (torchvision's test-time
+        resize, then padding to ``size_divisible``). ValueError for images too thin to resize."""
+        tr = self.model.transform
+        scale = min(float(tr.min_size[-1]) / min(height, width), float(tr.max_size) / max(height, width))
+        h, w = math.floor(height * scale), math.floor(width * scale)
+        if h < 1 or w < 1:
+            raise ValueError(f"a {width}x{height} image is too thin for this detector's input size "
+                             f"({tr.min_size[-1]}-{tr.max_size} px)")
+        d = tr.size_divisible
+        return math.ceil(h / d) * d, math.ceil(w / d) * d
+
     def predict(self, images: list[np.ndarray], score_threshold: float | None = None) -> list[Detections]:
+        """Images that become the same padded input share a model call, so what an image gets
+        does not depend on which other images are in the batch (a landscape photo would pad a
+        portrait one to a square and shift its results)."""
         threshold = self.config.test.score_threshold if score_threshold is None else score_threshold
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            check_image(image, i)
+            groups.setdefault(self.input_shape(*image.shape[:2]), []).append(i)
         was_training = self.model.training
         self.model.eval()
-        results: list[Detections] = []
+        results: list[Detections | None] = [None] * len(images)
         try:
-            for start in range(0, len(images), self.batch_size):
-                batch = images[start:start + self.batch_size]
-                for image, out in zip(batch, self.forward(batch, threshold)):
-                    results.append(Detections.from_torchvision(
-                        out, self.class_names, image.shape[:2], self.config.model.mask_threshold))
+            for members in groups.values():
+                for start in range(0, len(members), self.batch_size):
+                    chunk = members[start:start + self.batch_size]
+                    outputs = self.forward([images[i] for i in chunk], threshold)
+                    for i, out in zip(chunk, outputs):
+                        results[i] = Detections.from_torchvision(
+                            out, self.class_names, images[i].shape[:2], self.config.model.mask_threshold)
         finally:
             self.model.train(was_training)
+        return results  # type: ignore[return-value]  # every slot is filled above
+
+
+def predict_each(segmenter: Segmenter, images: list[np.ndarray],
+                 score_threshold: float | None = None) -> list[Detections | Exception]:
+    """``segmenter.predict`` on a batch; if the batch fails, each image is retried alone, so one
+    image the model cannot take fails only itself (its slot holds the exception)."""
+    try:
+        return list(segmenter.predict(images, score_threshold=score_threshold))
+    except Exception:  # noqa: BLE001 - isolate the failing image below
+        results: list[Detections | Exception] = []
+        for image in images:
+            try:
+                results.append(segmenter.predict([image], score_threshold=score_threshold)[0])
+            except Exception as exc:  # noqa: BLE001 - reported by the caller
+                results.append(exc)
         return results
 
 

@@ -76,6 +76,25 @@ def test_segmenter_predicts_detections_in_original_pixels(trained, ccp_dir):
         seg.predict([photos[0].astype(np.float32)])
 
 
+def test_results_do_not_depend_on_batch_neighbours(trained, ccp_dir):
+    """A portrait photo gets the same detections alone as next to a landscape one (which would
+    otherwise pad both to a square), and an image too thin to resize fails only itself."""
+    from garmentparse.parsing.segmenter import predict_each
+
+    seg = load_segmenter(trained["model"], device="cpu")
+    portrait = load_rgb(ccp_dir / "images" / "0021.jpg")
+    landscape = np.ascontiguousarray(np.rot90(load_rgb(ccp_dir / "images" / "0022.jpg")))
+    alone = seg.predict([portrait], score_threshold=0.0)[0]
+    mixed = seg.predict([landscape, portrait, landscape], score_threshold=0.0)
+    assert np.array_equal(alone.boxes, mixed[1].boxes) and np.array_equal(alone.scores, mixed[1].scores)
+    assert alone.masks == mixed[1].masks
+    thin = np.zeros((2, 3000, 3), np.uint8)
+    with pytest.raises(ValueError, match="too thin"):
+        seg.predict([thin])
+    out = predict_each(seg, [portrait, thin], score_threshold=0.0)
+    assert isinstance(out[1], ValueError) and np.array_equal(out[0].boxes, alone.boxes)
+
+
 def test_eval_detector_json(trained, ccp_coco, tmp_path):
     out = tmp_path / "metrics.json"
     stdout = invoke("eval", "detector", trained["model"], "--coco", ccp_coco["val"], "--images",
