@@ -744,10 +744,18 @@ class PhotoIndex:
             for p in found:
                 if os.path.basename(p) == name:
                     return p
-        for p in found:
-            if os.path.dirname(p) == near:
-                return p
-        return found[0]
+        # the photo whose folder path ends like the label's (labels/street/x.json ->
+        # images/street/x.jpg, whatever the roots are called); the first one on a tie
+        want = near.split(os.sep)[::-1] if near else []
+
+        def shared_tail(p: str) -> int:
+            have = os.path.dirname(p).split(os.sep)[::-1]
+            n = 0
+            while n < min(len(want), len(have)) and want[n] == have[n]:
+                n += 1
+            return n + (os.path.dirname(p) == near)  # an exact folder match wins outright
+
+        return max(found, key=shared_tail)
 
     def match_label(self, label_rel: str) -> str | None:
         stem = os.path.splitext(os.path.basename(label_rel))[0]

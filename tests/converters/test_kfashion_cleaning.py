@@ -483,3 +483,20 @@ def test_repair_never_writes_collapsed_slivers():
     coco = {"images": [{"id": 1, "file_name": "x.jpg", "width": 800, "height": 600}], "annotations": anns,
             "categories": [{"id": i, "name": n} for i, n in enumerate(["outer", "top", "bottom", "onepiece"], 1)]}
     assert validate_coco(coco).problems == []
+
+
+def test_repeated_stems_match_the_folder_that_ends_alike(tmp_path):
+    """Label and photo trees with other roots (라벨링데이터/스트리트 vs 원천데이터/스트리트): each label
+    takes the photo whose folder path ends like its own, not the first photo of that stem."""
+    for style, stem in (("스트리트", "0001"), ("클래식", "0003")):
+        labels = tmp_path / "labels" / "라벨링데이터" / style
+        photos = tmp_path / "images" / "원천데이터" / style
+        labels.mkdir(parents=True)
+        photos.mkdir(parents=True)
+        shutil.copy(CCP / "labels" / f"{stem}.json", labels / "photo.json")
+        shutil.copy(CCP / "images" / f"{stem}.jpg", photos / "photo.jpg")
+    coco, report = convert_kfashion(tmp_path / "labels", tmp_path / "images")
+    assert report.problems == []
+    assert {im["source_label"]: im["file_name"] for im in coco["images"]} == {
+        "라벨링데이터/스트리트/photo.json": "원천데이터/스트리트/photo.jpg",
+        "라벨링데이터/클래식/photo.json": "원천데이터/클래식/photo.jpg"}
