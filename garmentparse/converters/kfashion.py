@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
-from shapely.geometry import Polygon, box
+import shapely.ops
+from shapely.geometry import LineString, Polygon, box
 
 from garmentparse import vocab
 from garmentparse.imageio import IMAGE_SUFFIXES, ImageReadError
@@ -334,6 +335,18 @@ def _flat(coords) -> list[float]:
     return np.round(arr, 2).ravel().tolist()
 
 
+def _without_holes(poly: Polygon) -> list[Polygon]:
+    """Hole-free pieces whose union is ``poly``: COCO polygons cannot hold a hole (the gap
+    between an arm and the body that a repaired outline encloses), so each hole is cut through
+    by a vertical line at its centre. pycocotools unions the pieces back, hole kept."""
+    if not poly.interiors:
+        return [poly]
+    x = poly.interiors[0].centroid.x
+    _, y0, _, y1 = poly.bounds
+    pieces = shapely.ops.split(poly, LineString([(x, y0 - 1), (x, y1 + 1)]))
+    return [q for piece in _polygon_parts(pieces) for q in _without_holes(piece)]
+
+
 def _usable(flat: list[float]) -> bool:
     """A rounded COCO polygon that still has 3 distinct points and an area (slivers that
     ``make_valid`` splits off can collapse to one point at 2 decimals)."""
@@ -389,7 +402,7 @@ def clean_polygon(points: np.ndarray, width: int, height: int, ctx: _Ctx, where:
             ctx.add("degenerate_polygon", f"{where}: zero area")
             return None
         return [points.ravel().tolist()], area, [x0, y0, x1 - x0, y1 - y0]
-    shells = [Polygon(p.exterior) for p in parts]
+    shells = [q for p in parts for q in _without_holes(p)]
     kept = [(s, flat) for s in shells if _usable(flat := _flat(s.exterior.coords))]
     if not kept:
         ctx.add("degenerate_polygon", f"{where}: nothing left after repair")

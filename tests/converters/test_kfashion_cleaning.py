@@ -500,3 +500,23 @@ def test_repeated_stems_match_the_folder_that_ends_alike(tmp_path):
     assert {im["source_label"]: im["file_name"] for im in coco["images"]} == {
         "라벨링데이터/스트리트/photo.json": "원천데이터/스트리트/photo.jpg",
         "라벨링데이터/클래식/photo.json": "원천데이터/클래식/photo.jpg"}
+
+
+def test_repaired_outline_keeps_its_hole():
+    """An outline drawn around the gap between arm and body (a keyhole ring) repairs to a
+    polygon with a hole; COCO polygons cannot hold one, so it is cut into hole-free pieces whose
+    mask (pycocotools unions them) leaves the gap empty and whose area excludes it."""
+    from pycocotools import mask as mask_api
+
+    from garmentparse.converters.kfashion import _Ctx, label_garments
+
+    ring = [(0, 0), (100, 0), (100, 100), (0, 100), (0, 50), (30, 50), (30, 70), (70, 70), (70, 30), (30, 30),
+            (30, 50), (0, 50)]
+    poly = {k: v for i, (x, y) in enumerate(ring, 1) for k, v in ((f"X좌표{i}", x), (f"Y좌표{i}", y))}
+    data = {"이미지 정보": {"이미지 식별자": 1, "이미지 높이": 120, "이미지 너비": 120},
+            "데이터셋 정보": {"데이터셋 상세설명": {"폴리곤좌표": {"상의": [poly]}, "라벨링": {}}}}
+    [ann] = label_garments(data, 120, 120, ctx=_Ctx("f"))
+    assert ann["area"] == 100 * 100 - 40 * 40 and len(ann["segmentation"]) >= 2
+    mask = mask_api.decode(mask_api.merge(mask_api.frPyObjects(ann["segmentation"], 120, 120)))
+    assert mask[50, 50] == 0 and mask[10, 10] == 1 and mask[90, 50] == 1
+    assert abs(int(mask.sum()) - ann["area"]) < 0.05 * ann["area"]
