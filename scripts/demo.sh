@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT_DIR:-demo-out}
+rm -rf "$OUT"  # a fresh run each time: the demo's outputs are its own scratch
 mkdir -p "$OUT"
 DEVICE=${DEVICE:-cpu}
 
