@@ -53,7 +53,7 @@ def read_manifest(path: str | Path, report: Report | None = None,
         raise FileNotFoundError(f"manifest not found: {path}")
     attributes = list(attributes) if attributes is not None else list(vocab.ATTRIBUTES)
     records: list[CropRecord] = []
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
         if "crop_path" not in columns:
@@ -106,7 +106,8 @@ def encode_targets(record: CropRecord, vocabulary: dict[str, list[str]],
     all ``-1`` when missing."""
     out: dict[str, torch.Tensor] = {}
     for head, classes in vocabulary.items():
-        values = [v for v in record.labels.get(head, []) if v in classes]
+        given = record.labels.get(head, [])
+        values = [v for v in given if v in classes]
         if multi_label[head]:
             row = torch.full((len(classes),), -1.0)
             if values:
@@ -115,7 +116,8 @@ def encode_targets(record: CropRecord, vocabulary: dict[str, list[str]],
                     row[classes.index(v)] = 1.0
             out[head] = row
         else:
-            out[head] = torch.tensor(classes.index(values[0]) if len(values) == 1 else -1, dtype=torch.long)
+            single = len(given) == 1 and len(values) == 1  # "blouse|hoodie" is no single label
+            out[head] = torch.tensor(classes.index(values[0]) if single else -1, dtype=torch.long)
     return out
 
 
@@ -176,6 +178,21 @@ def load_crops(records: list[CropRecord], size: int, fill: int, report: Report,
     return kept, images
 
 
+def readable_crops(records: list[CropRecord], report: Report) -> list[CropRecord]:
+    """The records whose crop passes a header + truncation check (no full decode); the others
+    are reported as ``crop_unreadable``, as :func:`load_crops` does when caching."""
+    from garmentparse.converters.imagehead import check_photo
+
+    kept = []
+    for r in records:
+        try:
+            check_photo(r.path)
+            kept.append(r)
+        except ImageReadError as exc:
+            report.add(r.path, "crop_unreadable", str(exc))
+    return kept
+
+
 class CropDataset(Dataset):
     """Crops with their per-head targets; images come from memory (``cache``) or disk."""
 
@@ -191,6 +208,10 @@ class CropDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def labelled(self) -> bool:
+        """Whether any sample has a target on any head (else it cannot validate anything)."""
+        return any(bool((t >= 0).any()) for targets in self.targets for t in targets.values())
 
     def image(self, i: int) -> np.ndarray:
         if self.cache is not None:

@@ -130,7 +130,11 @@ class AttributeClassifier:
         fill = background_fill(self.crop_background)
         arrays = []
         for c in crops:
-            c = np.asarray(c, dtype=np.uint8)
+            c = np.asarray(c)
+            if c.dtype != np.uint8:  # a float [0, 1] image cast to uint8 would be black
+                raise ValueError(f"crops must be RGB uint8 arrays, got dtype {c.dtype}")
+            if c.ndim == 3 and 0 in c.shape[:2]:
+                raise ValueError(f"empty crop of shape {c.shape}")
             if c.ndim == 2:
                 c = np.repeat(c[:, :, None], 3, axis=2)
             if c.ndim != 3 or c.shape[2] != 3:
@@ -182,6 +186,8 @@ class AttributeClassifier:
         categories of other parts; ``tta`` averages probabilities over flips / crops."""
         if parts is not None and len(parts) != len(crops):
             raise ValueError(f"{len(parts)} parts for {len(crops)} crops")
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
         if not len(crops):
             return []
         probs = self.probabilities(crops, parts, tta, part_restrict=self.config.eval.part_restrict)

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from garmentparse.checkpoint import Checkpoint, resolve_device, save_checkpoint
 from garmentparse.classifiers.config import ClassifierConfig
 from garmentparse.classifiers.data import (CropDataset, CropRecord, background_fill, build_vocabulary,
-                                           infer_crop_size, load_crops, normalise, read_manifest,
+                                           infer_crop_size, load_crops, normalise, read_manifest, readable_crops,
                                            sample_weights, split_by_image, train_transform)
 from garmentparse.classifiers.model import MultiHeadClassifier, masked_losses
 from garmentparse.classifiers.predict import autocast
@@ -62,13 +62,15 @@ def _to_device(targets: dict[str, torch.Tensor], device: torch.device) -> dict[s
 
 @torch.no_grad()
 def validate(model: MultiHeadClassifier, loader: DataLoader, device: torch.device, amp: bool,
-             multi_label: dict[str, bool]) -> dict[str, Any]:
-    """Masked loss and accuracy per head on a validation loader (labelled samples only)."""
+             multi_label: dict[str, bool], thresholds: dict[str, float] | None = None) -> dict[str, Any]:
+    """Masked loss and accuracy per head on a validation loader, over labelled samples only (a
+    batch's mean loss is weighted by its labelled count, so batch size does not change it).
+    Multi-label heads count a sample right when every value is on/off at the head's threshold."""
     model.eval()
+    thresholds = thresholds or {}
     loss_sum: dict[str, float] = {}
     correct: dict[str, int] = {}
     count: dict[str, int] = {}
-    batches = 0
     for x, targets in loader:
         x = normalise(x.to(device, non_blocking=True))
         if device.type == "cuda":
@@ -77,21 +79,21 @@ def validate(model: MultiHeadClassifier, loader: DataLoader, device: torch.devic
         with autocast(device, amp):
             logits = model(x)
         losses = masked_losses(logits, targets, multi_label)
-        batches += 1
         for name, logit in logits.items():
-            loss_sum[name] = loss_sum.get(name, 0.0) + float(losses[name])
             t = targets[name]
             if multi_label[name]:
                 labelled = t[:, 0] >= 0
-                pred = (torch.sigmoid(logit.float()) >= 0.5)[labelled]
-                correct[name] = correct.get(name, 0) + int((pred == (t[labelled] > 0.5)).all(dim=1).sum())
-                count[name] = count.get(name, 0) + int(labelled.sum())
+                pred = (torch.sigmoid(logit.float()) >= thresholds.get(name, 0.5))[labelled]
+                right = int((pred == (t[labelled] > 0.5)).all(dim=1).sum())
             else:
                 labelled = t >= 0
-                correct[name] = correct.get(name, 0) + int((logit.argmax(1) == t)[labelled].sum())
-                count[name] = count.get(name, 0) + int(labelled.sum())
+                right = int((logit.argmax(1) == t)[labelled].sum())
+            n = int(labelled.sum())
+            correct[name] = correct.get(name, 0) + right
+            count[name] = count.get(name, 0) + n
+            loss_sum[name] = loss_sum.get(name, 0.0) + float(losses[name]) * n
     return {
-        "loss": {k: v / max(batches, 1) for k, v in loss_sum.items()},
+        "loss": {k: v / count[k] for k, v in loss_sum.items() if count[k]},
         "accuracy": {k: correct[k] / count[k] for k in correct if count[k]},
         "n": count,
     }
@@ -136,22 +138,25 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
     heads = [h.attribute for h in config.model.heads]
     multi_label = {h.attribute: bool(h.multi_label) for h in config.model.heads}
     loss_weights = {h.attribute: h.loss_weight for h in config.model.heads}
+    thresholds = {h.attribute: h.threshold for h in config.model.heads}
     report = Report("train classifier")
 
     records = read_manifest(manifest, report, heads)
     train_records, val_records = _split_train_val(records, val_manifest, config, report, heads)
+    # unreadable crops go first, so class lists and untrained heads reflect what is trained on
+    size, fill = config.data.input_size, background_fill(config.data.crop_background)
+    train_cache = val_cache = None
+    if config.data.cache:
+        train_records, train_cache = load_crops(train_records, size, fill, report)
+        val_records, val_cache = load_crops(val_records, size, fill, report)
+    else:
+        train_records, val_records = readable_crops(train_records, report), readable_crops(val_records, report)
     if config.data.crop_size is None:
         config.data.crop_size = infer_crop_size(train_records)
     vocabulary, untrained = build_vocabulary(train_records, heads, config.model.classes)
     for head in untrained:
         console.print(f"[yellow]head {head!r} has no label in {manifest}: kept untrained, "
                       "left out of predictions[/yellow]")
-
-    size, fill = config.data.input_size, background_fill(config.data.crop_background)
-    train_cache = val_cache = None
-    if config.data.cache:
-        train_records, train_cache = load_crops(train_records, size, fill, report)
-        val_records, val_cache = load_crops(val_records, size, fill, report)
     if len(train_records) < 2:
         raise ValueError(f"{manifest}: {len(train_records)} usable training crop(s); need at least 2")
     report.counts.update(train_crops=len(train_records), val_crops=len(val_records))
@@ -176,7 +181,13 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
     val_loader = None
     if val_records:
         val_ds = CropDataset(val_records, vocabulary, multi_label, size, fill, None, val_cache)
-        val_loader = DataLoader(val_ds, batch_size=config.eval.batch_size, shuffle=False, **loader_kw)
+        if val_ds.labelled():
+            val_loader = DataLoader(val_ds, batch_size=config.eval.batch_size, shuffle=False, **loader_kw)
+        else:
+            console.print(f"[yellow]the {len(val_records)} validation crops carry no label of a trained "
+                          "class: training without validation (no early stopping, last epoch kept)[/yellow]")
+            report.add(str(val_manifest or manifest), "validation_unlabelled",
+                       "no validation crop has a label of a trained class", action="validation_off")
 
     model = MultiHeadClassifier.from_config(config, vocabulary).to(dev)
     if dev.type == "cuda" and config.train.channels_last:
@@ -241,7 +252,7 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
             row: dict[str, Any] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
                                    "train_loss": {k: v / iters for k, v in sums.items()},
                                    "seconds": round(time.perf_counter() - t0, 3)}
-            val = validate(model, val_loader, dev, amp, multi_label) if val_loader else None
+            val = validate(model, val_loader, dev, amp, multi_label, thresholds) if val_loader else None
             if val is not None:
                 row["val_loss"], row["val_accuracy"] = val["loss"], val["accuracy"]
                 score = _monitor(val, config.train.monitor, loss_weights)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -213,3 +214,73 @@ def _app():
     from garmentparse.cli import build_app
 
     return build_app()
+
+
+def _copy_manifest(ccp_crops: Path, out: Path, edit=None) -> Path:
+    """A copy of the crop manifest (crop paths made absolute), rows changed by ``edit(rows)``."""
+    with open(ccp_crops, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["crop_path"] = str((ccp_crops.parent / row["crop_path"]).resolve())
+    rows = edit(rows) if edit else rows
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return out
+
+
+def test_unreadable_crops_are_dropped_before_class_lists_without_cache(tmp_path, ccp_crops):
+    """With data.cache off, a junk crop is reported (not a crash mid-epoch), and a class whose
+    only example is that crop does not enter the model."""
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not a crop")
+
+    def add_junk(rows):
+        return rows + [dict(rows[0], crop_path=str(junk), category="hoodie", sleeve_length="long")]
+
+    manifest = _copy_manifest(ccp_crops, tmp_path / "m.csv", add_junk)
+    cfg = load_classifier_config(TINY, ["train.epochs=1", "data.cache=false", "data.val_fraction=0",
+                                        "model.heads=[{attribute: category}, {attribute: sleeve_length}]"])
+    result = train_classifier(cfg, manifest, tmp_path / "run", device="cpu", show_progress=False)
+    assert [p.file for p in result.report.problems if p.reason == "crop_unreadable"] == [str(junk)]
+    ckpt = load_checkpoint(result.checkpoint)
+    assert "hoodie" not in ckpt.vocabulary["category"]
+    assert result.untrained_heads == ["sleeve_length"]
+
+
+def test_validation_without_labels_is_no_validation(tmp_path, ccp_crops):
+    """A validation manifest whose category/colour cells are blank cannot pick a best epoch:
+    training runs to the end and keeps the last epoch instead of freezing epoch 1."""
+    def blank(rows):
+        return [dict(r, category="", colour="") for r in rows]
+
+    val = _copy_manifest(ccp_crops, tmp_path / "val.csv", blank)
+    cfg = load_classifier_config(TINY, ["train.epochs=3", "train.patience=1",
+                                        "model.heads=[{attribute: category}, {attribute: colour}]"])
+    result = train_classifier(cfg, ccp_crops, tmp_path / "run", val_manifest=val, device="cpu",
+                              show_progress=False)
+    assert result.epochs == 3 and result.best_epoch == 3
+    assert any(p.reason == "validation_unlabelled" for p in result.report.problems)
+
+
+def test_manifest_quirks_and_crop_dtypes(tmp_path, ccp_crops, trained):
+    """Excel's BOM; a two-value cell of a single-label head is missing, not its first value;
+    float crops are refused instead of silently cast to black."""
+    from garmentparse.classifiers.data import encode_targets
+
+    manifest = _copy_manifest(ccp_crops, tmp_path / "m.csv")
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + manifest.read_bytes())
+    assert len(read_manifest(bom)) == len(read_manifest(manifest))
+    record = read_manifest(manifest)[0]
+    record.labels["category"] = ["blouse", "hoodie"]
+    targets = encode_targets(record, {"category": ["blouse", "skirt"]}, {"category": False})
+    assert int(targets["category"]) == -1
+    clf = load_classifier(trained / "model.pt", device="cpu")
+    crop = load_rgb(record.path)
+    with pytest.raises(ValueError, match="uint8"):
+        clf.predict([crop.astype(np.float32) / 255])
+    with pytest.raises(ValueError, match="top_k"):
+        clf.predict([crop], top_k=0)
