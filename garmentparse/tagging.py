@@ -369,6 +369,8 @@ def tag_folder(
     overlays = Path(overlays_dir) if overlays_dir else None
     crops = Path(crops_dir) if crops_dir else None
     paths = find_images(root)
+    if not paths:
+        raise ValueError(f"no images (jpg, jpeg, png, webp, bmp) under {root}")
     record = _open_run_record(out_jsonl, tagger.settings(lang), resume)
     record["model_files"] = {name: str(path) for name, path in tagger.model_files.items()}
     done = read_done(out_jsonl) if resume else set()

@@ -199,6 +199,10 @@ def test_tag_detector_only_and_bad_checkpoint(models, ccp_dir, tmp_path):
     result = runner.invoke(build_app(), ["tag", str(ccp_dir / "images"), "--detector",
                                          str(models["classifier"]), "--out", str(tmp_path / "x.jsonl")])
     assert result.exit_code == 2 and "expected a detector" in result.output
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(build_app(), ["tag", str(tmp_path / "empty"), "--detector", str(models["detector"]),
+                                         "--out", str(tmp_path / "e.jsonl")])
+    assert result.exit_code == 2 and "no images" in result.output  # nothing to do is not a success
 
 
 def test_tag_benchmarks_run(models, tmp_path):

@@ -57,7 +57,8 @@ def read_manifest(path: str | Path, report: Report | None = None,
         reader = csv.DictReader(fh)
         columns = reader.fieldnames or []
         if "crop_path" not in columns:
-            raise ValueError(f"{path}: not a crop manifest (no 'crop_path' column; columns: {columns})")
+            shown = [c[:40] for c in columns[:10]] + (["..."] if len(columns) > 10 else [])
+            raise ValueError(f"{path}: not a crop manifest (no 'crop_path' column; columns: {shown})")
         for line, row in enumerate(reader, start=2):
             crop = path.parent / (row.get("crop_path") or "")
             if not row.get("crop_path") or not crop.is_file():

@@ -128,6 +128,9 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
     start_time = time.perf_counter()
     config = copy.deepcopy(config)
     out_dir = Path(out_dir)
+    if (out_dir / "model.pt").exists():
+        raise FileExistsError(f"{out_dir} already holds a trained classifier (model.pt): "
+                              "choose another --out or remove it")
     out_dir.mkdir(parents=True, exist_ok=True)
     console = _console()
     torch.manual_seed(config.data.seed)

@@ -12,7 +12,7 @@ from garmentparse.cli.common import console, print_json, progress
 
 
 def train_classifier_command(
-    config: Optional[Path] = typer.Option(None, "--config", help="Classifier YAML, e.g. configs/classification/resnet50.yaml."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Classifier YAML, e.g. configs/classification/tiny.yaml (CPU) or resnet50.yaml (GPU). Without it: the built-in defaults (ResNet-50, as configs/classification/base.yaml)."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Training crops: manifest.csv written by `garmentparse crop`."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder: config.yaml, metrics.jsonl, report.json, model.pt."),
     val_manifest: Optional[Path] = typer.Option(None, "--val-manifest", help="Validation crops for early stopping (default: data.val_fraction of the training images)."),

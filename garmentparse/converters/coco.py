@@ -37,12 +37,28 @@ def coco_info(description: str, classes: Classes, **extra: Any) -> dict[str, Any
     return {"description": description, "classes": classes, "tool": "garmentparse", **extra}
 
 
-def load_coco(coco: CocoDict | str | Path) -> CocoDict:
-    """A COCO dict from a dict (returned as is) or a JSON file."""
+def load_coco(coco: CocoDict | str | Path, *, need_images: bool = True) -> CocoDict:
+    """A COCO dict from a dict (returned as is) or a JSON file. A file that is missing, not
+    JSON, or not a COCO dataset (e.g. a results list from ``predict``) is a ValueError /
+    FileNotFoundError that names it. ``need_images=False`` accepts any JSON object (for
+    ``validate``, which reports what is wrong inside)."""
     if isinstance(coco, dict):
         return coco
-    with open(coco, "rb") as f:
-        return json.load(f)
+    path = Path(coco)
+    if not path.is_file():
+        raise FileNotFoundError(f"COCO file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a JSON file ({exc})") from None
+    if isinstance(data, list):
+        raise ValueError(f"{path}: a JSON list (a COCO *results* file, as `predict` writes), "
+                         "not a COCO dataset with images/annotations/categories")
+    if not isinstance(data, dict) or (need_images and not isinstance(data.get("images"), list)):
+        keys = list(data)[:8] if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path}: not a COCO dataset (no 'images' list; found {keys})")
+    return data
 
 
 def save_coco(coco: CocoDict, path: str | Path) -> None:

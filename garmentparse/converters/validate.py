@@ -85,7 +85,7 @@ def validate_coco(coco: CocoDict | str | Path, images_dir: str | Path | None = N
     """
     source = str(coco) if not isinstance(coco, dict) else "<coco>"
     report = Report("validate")
-    data = load_coco(coco)
+    data = load_coco(coco, need_images=False)
     if not isinstance(data, dict):
         report.add(source, "invalid_schema", "top level is not a JSON object", "reported")
         return report

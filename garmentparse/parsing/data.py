@@ -27,16 +27,16 @@ from garmentparse.report import Report
 
 
 def load_coco(path: str | Path | dict) -> COCO:
-    """A pycocotools ``COCO`` from a file or dict, without its prints on stdout."""
+    """A pycocotools ``COCO`` from a file or dict, without its prints on stdout; a file that is
+    not a COCO dataset is an error naming it (:func:`garmentparse.converters.coco.load_coco`)."""
+    from garmentparse.converters.coco import load_coco as load_coco_dict
+
+    data = load_coco_dict(path)
     with contextlib.redirect_stdout(io.StringIO()):
-        if isinstance(path, dict):
-            coco = COCO()
-            coco.dataset = path
-            coco.createIndex()
-            return coco
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"COCO file not found: {path}")
-        return COCO(str(path))
+        coco = COCO()
+        coco.dataset = data
+        coco.createIndex()
+        return coco
 
 
 def category_names(coco: COCO) -> tuple[list[int], list[str]]:

@@ -207,6 +207,9 @@ def test_cli_errors_are_clear(tmp_path, trained):
     save_checkpoint(ckpt, fake)
     result = runner.invoke(_app(), ["eval", "classifier", str(fake), "--manifest", str(tmp_path / "m.csv")])
     assert result.exit_code == 2 and "detector" in result.output
+    result = runner.invoke(_app(), ["train", "classifier", "--config", str(TINY), "--manifest",
+                                    str(tmp_path / "none.csv"), "--out", str(trained), "--device", "cpu"])
+    assert result.exit_code == 2 and "already holds a trained classifier" in " ".join(result.output.split())
     assert torch.is_tensor(next(iter(ckpt.state_dict.values())))
 
 
