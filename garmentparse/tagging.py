@@ -78,7 +78,8 @@ class Tagger:
         self.tta = tta
         self.crop_size = getattr(classifier, "crop_size", None) or crop_size
         self.crop_background = getattr(classifier, "crop_background", None) or crop_background
-        self.model_files: dict[str, Path] = {}  # {"detector": path, ...}, set by from_checkpoints
+        # {"detector": {"path": ..., "sha256": ...}, ...}: set by from_checkpoints, hashed once
+        self.model_files: dict[str, dict[str, str]] = {}
 
     @classmethod
     def from_checkpoints(cls, detector: str | Path, classifier: str | Path | None = None, *,
@@ -93,8 +94,8 @@ class Tagger:
 
             clf = load_classifier(classifier, device=device, amp=amp)
         tagger = cls(segmenter, clf, **kwargs)
-        tagger.model_files = {name: Path(path).resolve() for name, path in
-                              (("detector", detector), ("classifier", classifier)) if path}
+        tagger.model_files = {name: {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
+                              for name, path in (("detector", detector), ("classifier", classifier)) if path}
         return tagger
 
     def settings(self, lang: str = "en") -> dict[str, Any]:
@@ -103,7 +104,7 @@ class Tagger:
         threshold = self.score_threshold
         if threshold is None and config is not None:
             threshold = config.test.score_threshold
-        return {"models": {name: file_sha256(path) for name, path in self.model_files.items()},
+        return {"models": {name: f["sha256"] for name, f in self.model_files.items()},
                 "classes": list(getattr(self.segmenter, "class_names", [])),
                 "heads": self.heads, "score_threshold": threshold, "top_k": self.top_k, "tta": self.tta,
                 "crop_size": self.crop_size, "crop_background": self.crop_background, "lang": lang}
@@ -372,7 +373,7 @@ def tag_folder(
     if not paths:
         raise ValueError(f"no images (jpg, jpeg, png, webp, bmp) under {root}")
     record = _open_run_record(out_jsonl, tagger.settings(lang), resume)
-    record["model_files"] = {name: str(path) for name, path in tagger.model_files.items()}
+    record["model_files"] = {name: f["path"] for name, f in tagger.model_files.items()}
     done = read_done(out_jsonl) if resume else set()
     todo = [p for p in paths if relative_path(p, root) not in done]
     if on_start:

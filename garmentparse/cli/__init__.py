@@ -14,6 +14,8 @@ from typing import Any
 
 import typer
 
+from garmentparse.cli.common import console
+
 COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag")
 
 
@@ -29,8 +31,6 @@ def _clear_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except (OSError, ValueError) as exc:
             if os.environ.get("GARMENTPARSE_DEBUG"):
                 raise
-            from garmentparse.cli.common import console
-
             console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
             raise typer.Exit(2) from None
 

@@ -34,7 +34,7 @@ def tag_command(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any image failed."),
 ) -> None:
     """Find, mask, cut out and classify every garment in a folder of photos."""
-    from garmentparse.tagging import ResumeError, Tagger, tag_folder
+    from garmentparse.tagging import Tagger, tag_folder
 
     if lang not in ("en", "ko"):
         raise typer.BadParameter("use 'en' or 'ko'", param_hint="--lang")
@@ -46,18 +46,14 @@ def tag_command(
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    try:
-        with progress() as bar:
-            task = bar.add_task("tagging", total=None)
-            summary = tag_folder(
-                images, tagger, out, csv_path=csv_path, overlays_dir=overlays, crops_dir=crops,
-                batch_size=batch_size, workers=workers, lang=lang, resume=resume,
-                on_start=lambda n: bar.update(task, total=n),
-                on_image=lambda r: bar.advance(task),
-            )
-    except ResumeError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+    with progress() as bar:  # ResumeError and other bad input: one error line, exit 2 (cli._clear_errors)
+        task = bar.add_task("tagging", total=None)
+        summary = tag_folder(
+            images, tagger, out, csv_path=csv_path, overlays_dir=overlays, crops_dir=crops,
+            batch_size=batch_size, workers=workers, lang=lang, resume=resume,
+            on_start=lambda n: bar.update(task, total=n),
+            on_image=lambda r: bar.advance(task),
+        )
     table = Table(title="tag: summary")
     table.add_column("what")
     table.add_column("value", justify="right")

@@ -3,7 +3,8 @@
 Reading the size of 1.2 M photos must not decode them. JPEG and PNG headers are parsed here
 directly (tens of microseconds); other formats go through :func:`garmentparse.imageio.image_size`.
 ``check_photo`` also catches the common corruption of a dump — a truncated download — by looking
-for the JPEG end marker or the PNG IEND chunk, and confirms with a real decode before calling a photo undecodable.
+for the JPEG end marker or the PNG IEND chunk, and confirms with a real decode before calling a
+photo undecodable.
 """
 
 from __future__ import annotations
@@ -92,6 +93,13 @@ def read_bytes(path: str | Path) -> bytes:
         os.close(fd)
 
 
+def _tail(fd: int, head: bytes, n: int) -> bytes:
+    """The file's last ``n`` bytes (from ``head`` when that is the whole file)."""
+    if len(head) < _HEAD:
+        return head[-n:]
+    return os.pread(fd, n, max(0, os.fstat(fd).st_size - n))
+
+
 def _probe(path: str | Path, tail: bool) -> tuple[tuple[int, int] | None, bool]:
     """((width, height) or None, truncated?) from one open: header parse and, with ``tail``, the
     JPEG end marker in the last 64 bytes or the PNG IEND chunk in the last 12."""
@@ -110,19 +118,13 @@ def _probe(path: str | Path, tail: bool) -> tuple[tuple[int, int] | None, bool]:
                 buf += os.pread(fd, 1 << 18, _HEAD)
                 size = _jpeg_size(buf)
             if tail:
-                if len(buf) < _HEAD:
-                    end = buf[-64:]
-                else:
-                    n = os.fstat(fd).st_size
-                    end = os.pread(fd, 64, max(0, n - 64))
-                return size, b"\xff\xd9" not in end
+                return size, b"\xff\xd9" not in _tail(fd, buf, 64)
         elif buf[:8] == _PNG and len(buf) >= 24:
             w, h = struct.unpack(">II", buf[16:24])
             # an eXIf chunk may rotate the photo: let Pillow read the size then
             size = (w, h) if w and h and b"eXIf" not in buf else None
             if tail:
-                end = buf[-12:] if len(buf) < _HEAD else os.pread(fd, 12, max(0, os.fstat(fd).st_size - 12))
-                return size, end != _PNG_END
+                return size, _tail(fd, buf, 12) != _PNG_END
         return size, False
     except OSError as exc:
         raise ImageReadError(f"cannot read file: {exc}") from None

@@ -197,7 +197,7 @@ def label_image_info(data: Any, ctx: _Ctx | None = None) -> LabelImageInfo:
         raise LabelError("invalid_schema", "이미지 정보 is not an object")
     w, h = ctx.number(info.get("이미지 너비")), ctx.number(info.get("이미지 높이"))
     kid = info.get("이미지 식별자")
-    if isinstance(kid, str) and kid.strip().isdigit() and int(kid.strip()) <= _INT64_MAX:
+    if isinstance(kid, str) and kid.strip().isdigit():
         ctx.numeric_strings += 1
         kid = int(kid.strip())
     elif isinstance(kid, float) and kid.is_integer():
@@ -635,25 +635,23 @@ def _complete(prep: _Prepared, classes: Classes) -> _Outcome:
     return _Outcome("ok", ctx.finish(), image, [dumps(a)[1:] for a in anns])
 
 
-def _guarded(step: Callable[..., _Prepared | _Outcome], label_rel: str, opts: _Options,
-             *args: Any) -> _Prepared | _Outcome:
-    """``step(*args)``, or a skip naming the label and the exception: one label that breaks the
-    converter in an unforeseen way must not end a run over a million others."""
+def _guarded(label_file: str, step: Callable[..., _Prepared | _Outcome], *args: Any) -> _Prepared | _Outcome:
+    """``step(*args)``, or a skip naming ``label_file`` and the exception: one label that breaks
+    the converter in an unforeseen way must not end a run over a million others."""
     try:
         return step(*args)
     except Exception as exc:  # noqa: BLE001 - recorded in the report, the run goes on
-        problem = Problem(os.path.join(opts.labels_dir, label_rel), "unexpected_error",
-                          f"{type(exc).__name__}: {exc}", "skipped")
-        return _Outcome("skip", [problem])
+        return _Outcome("skip", [Problem(label_file, "unexpected_error", f"{type(exc).__name__}: {exc}")])
 
 
 def process_labels(tasks: list[tuple[str, str | None]], opts: _Options) -> list[_Outcome]:
     """Everything for a chunk of labels: read, decode, match photos, clean (polygons measured in
     one batch), serialise. One outcome per task, in order."""
-    items = [_guarded(_prepare, label, opts, label, photo, opts) for label, photo in tasks]
+    files = [os.path.join(opts.labels_dir, label) for label, _ in tasks]
+    items = [_guarded(f, _prepare, label, photo, opts) for f, (label, photo) in zip(files, tasks)]
     measure_polygons([g for it in items if isinstance(it, _Prepared) for g in it.garments])
-    return [_guarded(_complete, label, opts, it, opts.classes) if isinstance(it, _Prepared) else it
-            for (label, _), it in zip(tasks, items)]
+    return [_guarded(f, _complete, it, opts.classes) if isinstance(it, _Prepared) else it
+            for f, it in zip(files, items)]
 
 
 def process_label(label_rel: str, photo_rel: str | None, opts: _Options) -> _Outcome:
