@@ -24,7 +24,7 @@ class Problem:
 
 @dataclass
 class Report:
-    """Counts and problems of one batch run; JSON-serialisable, printable as a Rich table."""
+    """Counts and problems of one batch run; JSON-serialisable (the CLI prints it as tables)."""
 
     command: str
     counts: Counter = field(default_factory=Counter)  # e.g. images, annotations
@@ -54,28 +54,3 @@ class Report:
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-
-    def print_summary(self, console=None) -> None:
-        """Counts and problems per reason as Rich tables (on stderr by default)."""
-        from rich.table import Table
-
-        from garmentparse.cli.common import console as default_console
-
-        console = console or default_console
-        table = Table(title=f"{self.command}: summary")
-        table.add_column("what")
-        table.add_column("count", justify="right")
-        for key, value in self.counts.items():
-            table.add_row(str(key), str(value))
-        console.print(table)
-        if self.problems:
-            ptable = Table(title="problems (file + reason in the JSON report)")
-            ptable.add_column("reason")
-            ptable.add_column("count", justify="right")
-            ptable.add_column("action")
-            actions: dict[str, set[str]] = {}
-            for p in self.problems:
-                actions.setdefault(p.reason, set()).add(p.action)
-            for reason, n in sorted(self.reason_counts().items()):
-                ptable.add_row(reason, str(n), ", ".join(sorted(actions[reason])))
-            console.print(ptable)

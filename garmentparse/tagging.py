@@ -31,7 +31,7 @@ from garmentparse import __version__
 from garmentparse.draw import draw_instances, save_rgb
 from garmentparse.imageio import ImageReadError, display_path, find_images, load_rgb, printable
 from garmentparse.masks import masked_crop
-from garmentparse.types import Garment, TagResult
+from garmentparse.structures import Garment, TagResult
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "tag_result.schema.json"
 

@@ -15,7 +15,7 @@ from garmentparse.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from garmentparse.config import ConfigError, load_config
 from garmentparse.imageio import ImageReadError, find_images, image_size, load_rgb
 from garmentparse.registry import Registry
-from garmentparse.types import Detections
+from garmentparse.structures import Detections
 
 
 def test_vocab_covers_real_labels(kfashion_real_dir, ccp_dir):

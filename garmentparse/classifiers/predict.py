@@ -17,7 +17,7 @@ from garmentparse.classifiers.config import ClassifierConfig
 from garmentparse.classifiers.data import background_fill, normalise, prepare, to_tensor
 from garmentparse.classifiers.model import MultiHeadClassifier
 from garmentparse.config import from_dict
-from garmentparse.types import AttributePrediction
+from garmentparse.structures import AttributePrediction
 
 CROP_SCALE = 0.875  # multi-crop TTA: four corner crops and a centre crop of this side fraction
 

@@ -286,7 +286,7 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
         best_epoch = epoch
         save(epoch, None)
     report.save(out_dir / "report.json")
-    if report.problems:
-        report.print_summary(console)
+    for p in report.problems:
+        console.print(f"skipped {p.file}: {p.reason} {p.detail}")
     return TrainResult(ckpt_path, best_epoch, best if val_loader is not None else None, epoch,
                        time.perf_counter() - start_time, untrained, history, report)

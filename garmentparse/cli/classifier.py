@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json, progress
+from garmentparse.cli.common import console, print_json, print_report, progress
 
 
 def train_classifier_command(
@@ -90,7 +90,7 @@ def eval_classifier_command(
     console.print(f"model time: {t['ms_per_crop']:.2f} ms/crop" + (
         f", with TTA {t['ms_per_crop_tta']:.2f} ms/crop ({t['tta_cost']:.1f}x)" if result.tta else ""))
     if result.report and result.report.problems:
-        result.report.print_summary(console)
+        print_report(result.report)
     if out is not None:
         console.print(f"report: {out / 'report.json'}")
     if json_out:

@@ -1,17 +1,40 @@
-"""Shared CLI pieces: the stderr console, progress bars, option parsing helpers."""
+"""Shared CLI pieces: the stderr console, progress bars, report/stat tables, JSON on stdout.
+
+The library reports through plain callbacks (:mod:`garmentparse.progress`) and :mod:`logging`;
+this module is where they become Rich output. Only ``garmentparse.cli`` imports Rich.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
+from rich.table import Table
+
+from garmentparse.progress import ProgressCallback
+from garmentparse.report import Report
 
 # Progress and logs go to stderr; machine-readable results (--json) go to stdout.
 console = Console(stderr=True)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Library log lines (logger ``garmentparse``) to stderr through Rich, once."""
+    logger = logging.getLogger("garmentparse")
+    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+        handler = RichHandler(console=console, show_time=False, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
 
 
 def progress(transient: bool = False) -> Progress:
@@ -19,6 +42,81 @@ def progress(transient: bool = False) -> Progress:
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=transient)
 
 
+@contextlib.contextmanager
+def progress_bar(label: str, total: int | None = None, *, enabled: bool = True,
+                 transient: bool = True) -> Iterator[ProgressCallback | None]:
+    """A Rich bar on stderr driven by the library's ``on_progress(done, total, message)``
+    callback; yields ``None`` (no callback) when ``enabled`` is false."""
+    if not enabled:
+        yield None
+        return
+    with progress(transient=transient) as bar:
+        task = bar.add_task(label, total=total)
+
+        def on_progress(done: int, total: int | None = None, message: str = "") -> None:
+            kw: dict[str, Any] = {"completed": done}
+            if total is not None:
+                kw["total"] = total
+            if message:
+                kw["description"] = f"{label} {message}"
+            bar.update(task, **kw)
+
+        yield on_progress
+
+
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def print_report(report: Report) -> None:
+    """Counts and problems per reason of a batch :class:`Report` as tables on stderr."""
+    table = Table(title=f"{report.command}: summary")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in report.counts.items():
+        table.add_row(str(key), str(value))
+    console.print(table)
+    if report.problems:
+        ptable = Table(title="problems (file + reason in the JSON report)")
+        ptable.add_column("reason")
+        ptable.add_column("count", justify="right")
+        ptable.add_column("action")
+        actions: dict[str, set[str]] = {}
+        for p in report.problems:
+            actions.setdefault(p.reason, set()).add(p.action)
+        for reason, n in sorted(report.reason_counts().items()):
+            ptable.add_row(reason, str(n), ", ".join(sorted(actions[reason])))
+        console.print(ptable)
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    t = Table(title=title)
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*row)
+    return t
+
+
+def print_stats(stats: dict[str, Any]) -> None:
+    """Tables of :func:`garmentparse.converters.coco_stats` output on stderr."""
+    console.print(_table("dataset", ["what", "value"],
+                         [[k, str(stats[k])] for k in ("images", "annotations", "images_without_garments")]))
+    tables = [("garments per part", stats["parts"])]
+    if stats["categories"] != stats["parts"]:
+        tables.insert(0, ("garments per COCO category", stats["categories"]))
+    for title, counter in tables:
+        console.print(_table(title, ["name", "garments"], [[k, str(v)] for k, v in counter.items()]))
+    rows = []
+    for a, values in stats["attributes"].items():
+        shown = ", ".join(f"{k} {v}" for k, v in list(values.items())[:8])
+        more = f" (+{len(values) - 8} more)" if len(values) > 8 else ""
+        rows.append([a, f"{stats['missing_attribute_rate'][a]:.0%}", shown + more])
+    console.print(_table("attributes (values by frequency)", ["attribute", "missing", "values"], rows))
+    quantiles = ("min", "p5", "p25", "median", "p75", "p95", "max")
+    console.print(_table("sizes (quantiles)", ["measure", *quantiles],
+                         [[key, *(f"{stats[key][q]:g}" for q in quantiles)]
+                          for key in ("image_width", "image_height", "relative_area") if stats[key]]))
+    console.print(_table("garments per image", ["garments", "images"],
+                         [[str(k), str(v)] for k, v in stats["garments_per_image"].items()]))

@@ -9,7 +9,7 @@ import typer
 
 from rich.markup import escape
 
-from garmentparse.cli.common import console, print_json, progress
+from garmentparse.cli.common import console, print_json, print_report, progress
 from garmentparse.report import Report
 
 
@@ -18,7 +18,7 @@ def _finish(report: Report, report_path: Optional[Path], strict: bool, as_json: 
     if report_path is not None:
         report.save(report_path)
         console.print(f"report: {escape(str(report_path))}")
-    report.print_summary()
+    print_report(report)
     if as_json:
         print_json({"counts": dict(report.counts), "problem_counts": dict(report.reason_counts())})
     if report.counts.get("images", 0) == 0:

@@ -9,7 +9,7 @@ import typer
 
 from rich.markup import escape
 
-from garmentparse.cli.common import console, print_json, progress
+from garmentparse.cli.common import console, print_json, print_report, print_stats, progress
 
 
 def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
                                workers=workers, on_progress=lambda n: bar.update(task, completed=n))
         if report is not None:
             rep.save(report)
-        rep.print_summary()
+        print_report(rep)
         console.print(f"wrote {escape(str(out / 'manifest.csv'))}")
         if rep.counts.get("crops", 0) == 0:
             raise typer.Exit(1)
@@ -64,7 +64,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
                                 on_progress=lambda n: bar.update(task, completed=n))
         if report is not None:
             rep.save(report)
-        rep.print_summary()
+        print_report(rep)
         if as_json:
             print_json({"counts": dict(rep.counts), "problem_counts": dict(rep.reason_counts())})
         console.print("[green]valid[/green]" if rep.ok else f"[yellow]{len(rep.problems)} problems[/yellow]")
@@ -97,7 +97,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON on stdout."),
     ) -> None:
         """Images, garments per category/part/colour/attribute, missing attribute rates, sizes."""
-        from garmentparse.converters import coco_stats, print_stats
+        from garmentparse.converters import coco_stats
 
         result = coco_stats(coco)
         if as_json:
@@ -119,7 +119,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
             task = bar.add_task("photos", total=None)
             rep = visualize_coco(coco, images, out, limit=limit,
                                  on_progress=lambda n: bar.update(task, completed=n))
-        rep.print_summary()
+        print_report(rep)
         console.print(f"wrote {rep.counts.get('pictures', 0)} PNGs to {escape(str(out))}")
         if rep.counts.get("pictures", 0) == 0:
             raise typer.Exit(1)

@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "MANIFEST_COLUMNS": "crop", "crop_dataset": "crop",
     "REASONS": "kfashion", "convert_kfashion": "kfashion", "convert_kfashion_to_file": "kfashion",
     "split_coco": "split", "split_image_ids": "split",
-    "coco_stats": "stats", "print_stats": "stats",
+    "coco_stats": "stats",
     "VALIDATE_REASONS": "validate", "validate_coco": "validate",
     "visualize_coco": "visualize",
 }

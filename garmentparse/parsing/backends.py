@@ -22,7 +22,7 @@ from garmentparse.config import to_dict
 from garmentparse.parsing.config import DetectorConfig
 from garmentparse.parsing.segmenter import Segmenter, check_image, torchvision_from_checkpoint
 from garmentparse.registry import Registry
-from garmentparse.types import Detections
+from garmentparse.structures import Detections
 
 
 class Backend(Protocol):

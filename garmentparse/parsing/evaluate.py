@@ -23,7 +23,7 @@ from garmentparse.parsing.data import load_coco
 from garmentparse.parsing.loading import Bar, iter_images
 from garmentparse.parsing.segmenter import Segmenter, predict_each
 from garmentparse.report import Report
-from garmentparse.types import Detections
+from garmentparse.structures import Detections
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 

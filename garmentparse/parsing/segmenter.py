@@ -14,7 +14,7 @@ from torchvision.models.detection import MaskRCNN
 from garmentparse.checkpoint import Checkpoint, load_checkpoint, resolve_device
 from garmentparse.parsing.config import DetectorConfig, config_from_dict
 from garmentparse.parsing.model import build_model, enable_bf16, set_input_size
-from garmentparse.types import Detections
+from garmentparse.structures import Detections
 
 
 def check_image(image: np.ndarray, index: int) -> None:

@@ -18,7 +18,7 @@ from garmentparse.classifiers import (evaluate_classifier, load_classifier, load
                                       restrict_to_parts, train_classifier)
 from garmentparse.classifiers.data import read_manifest, split_manifest
 from garmentparse.imageio import load_rgb
-from garmentparse.types import AttributePrediction
+from garmentparse.structures import AttributePrediction
 
 from .conftest import CROP_SIZE, TINY, invoke, runner
 

@@ -20,7 +20,7 @@ from garmentparse.imageio import load_rgb
 from garmentparse.parsing import (Segmenter, coco_metrics, load_detector_config, load_segmenter,
                                   train_detector)
 from garmentparse.parsing.train import lr_factor
-from garmentparse.types import Detections
+from garmentparse.structures import Detections
 
 from .conftest import TINY, invoke
 
