@@ -1,7 +1,9 @@
 """The ``garmentparse`` command: a thin Typer layer over the library.
 
 Each module in :data:`COMMAND_MODULES` has ``register(root, train, eval_)`` that adds its
-commands to the root app or to the ``train`` / ``eval`` groups.
+commands to the root app or to the ``train`` / ``eval`` groups. ``--help`` lists the commands
+in the order a user meets them (:data:`COMMAND_ORDER`) and shows plain metavars
+(``PATH``, ``INTEGER``, nothing after a flag), as Click users expect.
 """
 
 from __future__ import annotations
@@ -13,10 +15,58 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from typer import _click as click
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from garmentparse.cli.common import console
 
 COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag")
+# The workflow: data in, check and describe it, split, cut crops, look at it, train, evaluate, run.
+COMMAND_ORDER = ("convert", "validate", "stats", "split", "crop", "visualize", "train", "eval",
+                 "predict", "tag", "detector", "classifier", "kfashion", "ccp")
+
+
+_PLAIN = {"bool": "", "str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH",
+          "file": "FILE", "directory": "DIRECTORY", "list[str]": "TEXT", "list[path]": "PATH"}
+
+
+def _plain_type(param: TyperOption | TyperArgument, ctx: click.Context) -> str:
+    """Click-style type name instead of Typer's ``<type>``: ``PATH``, ``TEXT``, ``INTEGER``,
+    ``FLOAT``, ``[a|b]`` for choices, nothing for a flag."""
+    if getattr(param, "is_flag", False):
+        return ""
+    label = param.display_type(ctx).strip("<>").split(" range")[0]  # the range is shown in the help
+    return _PLAIN.get(label.lower(), f"[{label}]" if "|" in label else label.upper())
+
+
+def _plain(params: list[click.core.Parameter], ctx: click.Context) -> list[click.core.Parameter]:
+    """Options show their plain type as metavar; arguments their NAME (and the type beside it).
+    An explicit ``metavar=`` is kept."""
+    for param in params:
+        if not isinstance(param, (TyperOption, TyperArgument)) or getattr(param, "_plain", False):
+            continue
+        kind = _plain_type(param, ctx)
+        if isinstance(param, TyperArgument):
+            param.metavar = param.metavar or (param.name or "").upper() + ("..." if param.nargs != 1 else "")
+            param.display_type_rich = lambda ctx, kind=kind: kind  # type: ignore[method-assign]
+        elif param.metavar is None:
+            param.metavar = kind
+        param._plain = True  # type: ignore[attr-defined]
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return _plain(super().get_params(ctx), ctx)
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return _plain(super().get_params(ctx), ctx)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda n: rank.get(n, len(rank)))
 
 
 def _clear_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,11 +87,15 @@ def _clear_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _guard(app: typer.Typer) -> None:
+def _finish(app: typer.Typer) -> None:
+    """Every command gets the clear-error wrapper and the plain help; every group the order."""
+    app.info.cls = _Group
     for info in app.registered_commands:
         info.callback = _clear_errors(info.callback)
+        info.cls = _Command
     for group in app.registered_groups:
-        _guard(group.typer_instance)
+        group.cls = _Group
+        _finish(group.typer_instance)
 
 
 def build_app() -> typer.Typer:
@@ -53,7 +107,7 @@ def build_app() -> typer.Typer:
         importlib.import_module(f"garmentparse.cli.{name}").register(root, train, eval_)
     root.add_typer(train, name="train")
     root.add_typer(eval_, name="eval")
-    _guard(root)
+    _finish(root)
     return root
 
 
