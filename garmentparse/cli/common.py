@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
@@ -120,3 +121,20 @@ def print_stats(stats: dict[str, Any]) -> None:
                           for key in ("image_width", "image_height", "relative_area") if stats[key]]))
     console.print(_table("garments per image", ["garments", "images"],
                          [[str(k), str(v)] for k, v in stats["garments_per_image"].items()]))
+
+
+# ``--set a=1 b=2`` as detectron2 and Hydra users type it: Click options take one value each, so
+# the commands that take overrides accept extra KEY=VALUE arguments and join them to ``--set``.
+OVERRIDES_CONTEXT = {"allow_extra_args": True}
+SET_METAVAR = "KEY=VALUE"
+
+
+def config_overrides(ctx: typer.Context, overrides: list[str] | None) -> list[str]:
+    """``--set`` values plus the bare ``KEY=VALUE`` words after them (``ctx.args``); anything
+    else left over is the usual "unexpected extra argument" error."""
+    extra = list(getattr(ctx, "args", []) or [])
+    for word in extra:
+        if "=" not in word or word.startswith("-") or word.startswith("="):
+            raise typer.BadParameter(f"unexpected extra argument {word!r} (config overrides look like "
+                                     "KEY=VALUE)", param_hint="--set")
+    return [*(overrides or []), *extra]
