@@ -11,6 +11,7 @@ retried item by item and the failing item's result is ``on_error(item, exc, cont
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -22,6 +23,15 @@ ChunkFunc = Callable[[list, Any], list]
 OnError = Callable[[Any, Exception, Any], Any]
 
 _WORKER: tuple[ChunkFunc, Any, OnError | None] | None = None
+
+
+def default_workers() -> int:
+    """Worker processes to use by default: the CPU cores this process may run on
+    (``os.sched_getaffinity``, which respects containers' CPU sets), else ``os.cpu_count()``."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

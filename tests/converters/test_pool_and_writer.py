@@ -52,3 +52,12 @@ def test_one_writer_for_file_and_memory(tmp_path):
     assert from_file["annotations"][1] == {"id": 2, "image_id": 1, "category_id": 2, "bbox": [0, 0, 1, 1]}
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["coco.json"]  # no temporary left
     assert json.loads((tmp_path / "out" / "coco.json").read_text(encoding="utf-8")) == from_file
+
+
+def test_default_workers_are_the_usable_cores():
+    import os
+
+    from garmentparse.converters.pool import default_workers
+
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert default_workers() == expected >= 1
