@@ -41,7 +41,8 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
             "Without it, sizes and file names come from the JSON."),
         out: Path = typer.Option(..., "--out", help="COCO JSON file to write."),
         report: Optional[Path] = typer.Option(None, "--report", help="Write the cleaning report (JSON) here."),
-        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                              help="Worker processes (default: the usable CPU cores)."),
         classes: str = typer.Option("part", "--classes",
                                     help="COCO categories: 'part' (outer/top/bottom/onepiece) or 'category' (21)."),
         full_decode: bool = typer.Option(False, "--full-decode",
@@ -51,13 +52,14 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
     ) -> None:
         """K-Fashion label JSON (+ photos) -> COCO, cleaning the input and reporting every fix."""
         from garmentparse.converters import convert_kfashion_to_file
+        from garmentparse.converters.pool import default_workers
 
         if classes not in ("part", "category"):
             raise typer.BadParameter("use 'part' or 'category'", param_hint="--classes")
         with progress(transient=True) as bar:
             task = bar.add_task("labels", total=None)
-            rep = convert_kfashion_to_file(labels, out, images, classes=classes, workers=workers,  # type: ignore[arg-type]
-                                           full_decode=full_decode,
+            rep = convert_kfashion_to_file(labels, out, images, classes=classes,  # type: ignore[arg-type]
+                                           workers=workers or default_workers(), full_decode=full_decode,
                                            on_progress=lambda n: bar.update(task, completed=n))
         console.print(f"wrote {escape(str(out))}")
         _finish(rep, report, strict, as_json)

@@ -25,18 +25,21 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
                                        help="Pixels outside the garment mask: keep, white or black."),
         by_category: bool = typer.Option(False, "--by-category",
                                          help="One folder per category instead of crops/."),
-        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                              help="Worker processes (default: the usable CPU cores)."),
         report: Optional[Path] = typer.Option(None, "--report", help="Write the report (JSON) here."),
     ) -> None:
         """One crop per garment cut by its mask, plus manifest.csv for classifier training."""
         from garmentparse.converters import crop_dataset
+        from garmentparse.converters.pool import default_workers
 
         if background not in ("keep", "white", "black"):
             raise typer.BadParameter("use keep, white or black", param_hint="--background")
         with progress(transient=True) as bar:
             task = bar.add_task("images", total=None)
             rep = crop_dataset(coco, images, out, size=size, background=background, by_category=by_category,
-                               workers=workers, on_progress=lambda n: bar.update(task, completed=n))
+                               workers=workers or default_workers(),
+                               on_progress=lambda n: bar.update(task, completed=n))
         if report is not None:
             rep.save(report)
         print_report(rep)

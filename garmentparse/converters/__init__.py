@@ -3,9 +3,12 @@
 Library entry points (the CLI commands are thin wrappers over these):
 
 - :func:`convert_kfashion` / :func:`convert_kfashion_to_file`: K-Fashion label JSON -> COCO
+  (the :mod:`.kfashion` package: decoding, polygons, labels, photo matching, writing)
 - :func:`convert_ccp`: Clothing Co-Parsing pixel masks -> COCO
 - :func:`validate_coco`, :func:`split_coco`, :func:`coco_stats`, :func:`crop_dataset`,
   :func:`visualize_coco`
+- :func:`load_coco` / :func:`category_names`: the one COCO loader (:mod:`.coco`)
+- :func:`map_chunks`: the process pool shared by ``convert kfashion`` and ``crop`` (:mod:`.pool`)
 
 Names are imported lazily (PEP 562), so ``convert_kfashion`` worker processes do not pay for
 OpenCV / SciPy / pycocotools they never use.
@@ -18,9 +21,12 @@ from typing import Any
 
 _EXPORTS: dict[str, str] = {
     "CCP_CATEGORY": "ccp", "convert_ccp": "ccp",
-    "CocoStreamWriter": "coco", "coco_categories": "coco", "load_coco": "coco", "save_coco": "coco",
+    "CocoStreamWriter": "coco", "category_ids_and_names": "coco", "category_names": "coco",
+    "coco_categories": "coco", "load_coco": "coco", "save_coco": "coco",
     "MANIFEST_COLUMNS": "crop", "crop_dataset": "crop",
-    "REASONS": "kfashion", "convert_kfashion": "kfashion", "convert_kfashion_to_file": "kfashion",
+    "REASONS": "kfashion", "IssueLog": "kfashion", "LabelError": "kfashion", "convert_kfashion": "kfashion",
+    "convert_kfashion_to_file": "kfashion", "decode_label": "kfashion", "label_garments": "kfashion",
+    "map_chunks": "pool",
     "split_coco": "split", "split_image_ids": "split",
     "coco_stats": "stats",
     "VALIDATE_REASONS": "validate", "validate_coco": "validate",

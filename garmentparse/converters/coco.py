@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from garmentparse import vocab
 
-from ._json import dumps
+from .fastjson import dumps
 
 Classes = Literal["part", "category"]
 CocoDict = dict[str, Any]
@@ -38,7 +39,8 @@ def coco_info(description: str, classes: Classes, **extra: Any) -> dict[str, Any
 
 
 def load_coco(coco: CocoDict | str | Path, *, need_images: bool = True) -> CocoDict:
-    """A COCO dict from a dict (returned as is) or a JSON file. A file that is missing, not
+    """A COCO dict from a dict (returned as is) or a JSON file: the package's one COCO loader
+    (``garmentparse.parsing`` wraps its result into a pycocotools ``COCO``). A file that is missing, not
     JSON, or not a COCO dataset (e.g. a results list from ``predict``) is a ValueError /
     FileNotFoundError that names it. ``need_images=False`` accepts any JSON object (for
     ``validate``, which reports what is wrong inside)."""
@@ -76,24 +78,40 @@ def save_coco(coco: CocoDict, path: str | Path) -> None:
 
 
 class CocoStreamWriter:
-    """Writes a COCO file piece by piece, so memory does not grow with the corpus.
+    """Writes a COCO dataset piece by piece, to a file or to memory, so the same writer serves
+    :func:`~garmentparse.converters.convert_kfashion_to_file` and the in-memory ``convert_kfashion``.
 
-    Images and annotations go to two temporary files next to ``path`` as they arrive; ``close``
-    joins header, images, annotations into ``path`` (atomic rename). Annotations may be given as
-    dicts or as pre-serialised JSON *fragments* (an object's text without its opening ``{``),
-    which lets worker processes do the serialisation.
+    To a file (``path``): images and annotations go to two temporary files next to ``path`` as
+    they arrive, so memory does not grow with the corpus; ``close`` joins header, categories,
+    images, annotations into ``path`` (atomic rename). In memory (:meth:`in_memory`): the same
+    text is kept in buffers and ``close`` then :meth:`dataset` give the parsed dict, identical
+    to loading the file. Annotations may be given as dicts or as pre-serialised JSON *fragments*
+    (an object's text without its opening ``{``), which lets worker processes do the
+    serialisation.
     """
 
-    def __init__(self, path: str | Path, header: dict[str, Any], categories: list[dict[str, Any]]):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str | Path | None, header: dict[str, Any], categories: list[dict[str, Any]]):
+        self.path = None if path is None else Path(path)
         self.header = header
         self.categories = categories
-        self._dir = tempfile.mkdtemp(prefix=".coco-", dir=self.path.parent)
-        self._images = open(os.path.join(self._dir, "images"), "w", encoding="utf-8")
-        self._anns = open(os.path.join(self._dir, "annotations"), "w", encoding="utf-8")
+        self._dir: str | None = None
+        self._images: TextIO
+        self._anns: TextIO
+        if self.path is None:
+            self._images, self._anns = io.StringIO(), io.StringIO()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._dir = tempfile.mkdtemp(prefix=".coco-", dir=self.path.parent)
+            self._images = open(os.path.join(self._dir, "images"), "w", encoding="utf-8")
+            self._anns = open(os.path.join(self._dir, "annotations"), "w", encoding="utf-8")
+        self._text: str | None = None
         self.n_images = 0
         self.n_annotations = 0
+
+    @classmethod
+    def in_memory(cls, header: dict[str, Any], categories: list[dict[str, Any]]) -> CocoStreamWriter:
+        """A writer that keeps the dataset in memory; read it with :meth:`dataset` after ``close``."""
+        return cls(None, header, categories)
 
     def add_image(self, image: dict[str, Any]) -> None:
         self._images.write(("," if self.n_images else "") + dumps(image))
@@ -109,29 +127,48 @@ class CocoStreamWriter:
         self._anns.write(f'{sep}{{"id":{ann_id},"image_id":{image_id},{fragment}')
         self.n_annotations += 1
 
-    def close(self) -> Path:
+    def _join(self, out: TextIO) -> None:
+        head = json.dumps(self.header, ensure_ascii=False)[:-1]  # drop the closing brace
+        out.write(head + ("," if self.header else ""))
+        out.write('"categories":' + json.dumps(self.categories, ensure_ascii=False))
+        for key, spool in ((',"images":[', self._images), ('],"annotations":[', self._anns)):
+            out.write(key)
+            if isinstance(spool, io.StringIO):
+                out.write(spool.getvalue())
+            else:
+                with open(spool.name, encoding="utf-8") as f:
+                    shutil.copyfileobj(f, out, 1 << 20)
+        out.write("]}")
+
+    def close(self) -> Path | None:
+        """Finish the dataset: the file's path, or None in memory (then see :meth:`dataset`)."""
+        if self.path is None:
+            text = io.StringIO()
+            self._join(text)
+            self._text = text.getvalue()
+            self.abort()
+            return None
         self._images.close()
         self._anns.close()
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         with open(tmp, "w", encoding="utf-8") as out:
-            head = json.dumps(self.header, ensure_ascii=False)[:-1]  # drop the closing brace
-            out.write(head + ("," if self.header else ""))
-            out.write('"categories":' + json.dumps(self.categories, ensure_ascii=False))
-            out.write(',"images":[')
-            with open(self._images.name, encoding="utf-8") as f:
-                shutil.copyfileobj(f, out, 1 << 20)
-            out.write('],"annotations":[')
-            with open(self._anns.name, encoding="utf-8") as f:
-                shutil.copyfileobj(f, out, 1 << 20)
-            out.write("]}")
+            self._join(out)
         os.replace(tmp, self.path)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self.abort()
         return self.path
 
+    def dataset(self) -> CocoDict:
+        """The finished in-memory dataset as a COCO dict (after ``close``)."""
+        if self._text is None:
+            raise RuntimeError("dataset() needs an in-memory writer that was closed")
+        return json.loads(self._text)
+
     def abort(self) -> None:
+        """Drop what was written so far (temporary files or buffers)."""
         for f in (self._images, self._anns):
             f.close()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> CocoStreamWriter:
         return self
@@ -152,7 +189,21 @@ def annotations_by_image(coco: CocoDict) -> dict[int, list[dict[str, Any]]]:
 
 
 def category_names(coco: CocoDict) -> dict[int, str]:
+    """COCO category id -> category name, for every entry of the dataset's ``categories``.
+
+    (``garmentparse.parsing.data.category_names`` is a different helper: sorted ids and names
+    of a pycocotools ``COCO`` object, for model label numbering.)"""
     return {c["id"]: c["name"] for c in coco.get("categories", [])}
+
+
+def category_ids_and_names(coco: CocoDict) -> tuple[list[int], list[str]]:
+    """Category ids in ascending order and their names (``str``), position for position: what a
+    model numbers its classes by (label ``i + 1`` is category ``ids[i]``). ValueError when the
+    dataset has no categories."""
+    cats = sorted(coco.get("categories", []), key=lambda c: c["id"])
+    if not cats:
+        raise ValueError("COCO file has no categories")
+    return [c["id"] for c in cats], [str(c["name"]) for c in cats]
 
 
 def subset(coco: CocoDict, image_ids: Iterable[int]) -> CocoDict:

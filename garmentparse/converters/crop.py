@@ -9,7 +9,6 @@ empty cell = label missing).
 from __future__ import annotations
 
 import csv
-import multiprocessing as mp
 import os
 import re
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from garmentparse.imageio import ImageReadError, load_rgb
 from garmentparse.report import Report
 
 from .coco import CocoDict, annotations_by_image, category_names, load_coco
+from .pool import map_chunks
 
 MANIFEST_COLUMNS: list[str] = ["crop_path", "source_image", "image_id", "annotation_id", "part",
                                *vocab.ATTRIBUTES]
@@ -69,6 +69,10 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name).strip("_") or "x"
 
 
+#: What cropping one photo gives: manifest rows and problems (file, reason, detail, action).
+Crops = tuple[list[dict[str, str]], list[tuple[str, str, str, str]]]
+
+
 @dataclass(frozen=True)
 class _CropJob:
     images_dir: str
@@ -80,7 +84,7 @@ class _CropJob:
 
 
 def crop_image(image: dict[str, Any], anns: list[dict[str, Any]], cat_names: dict[int, str], job: _CropJob
-               ) -> tuple[list[dict[str, str]], list[tuple[str, str, str, str]]]:
+               ) -> Crops:
     """Crops of one photo's garments: manifest rows and problems (file, reason, detail, action)."""
     src = os.path.join(job.images_dir, image["file_name"])
     rows: list[dict[str, str]] = []
@@ -116,17 +120,18 @@ def crop_image(image: dict[str, Any], anns: list[dict[str, Any]], cat_names: dic
     return rows, problems
 
 
-_JOB: tuple[_CropJob, dict[int, str]] | None = None
+def _crop_chunk(items: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+                context: tuple[_CropJob, dict[int, str]]) -> list[Crops]:
+    job, cat_names = context
+    return [crop_image(image, anns, cat_names, job) for image, anns in items]
 
 
-def _init(job: _CropJob, cat_names: dict[int, str]) -> None:
-    global _JOB
-    _JOB = (job, cat_names)
-
-
-def _crop_task(item: tuple[dict[str, Any], list[dict[str, Any]]]):
-    assert _JOB is not None
-    return crop_image(item[0], item[1], _JOB[1], _JOB[0])
+def _crop_failed(item: tuple[dict[str, Any], list[dict[str, Any]]], exc: Exception,
+                 context: tuple[_CropJob, dict[int, str]]) -> Crops:
+    """A photo that broke ``crop_image`` in an unforeseen way: reported, the run goes on."""
+    image, anns = item
+    src = os.path.join(context[0].images_dir, str(image.get("file_name")))
+    return [], [(src, "unexpected_error", f"{type(exc).__name__}: {exc}", f"{len(anns)} garments skipped")]
 
 
 def crop_dataset(
@@ -160,24 +165,14 @@ def crop_dataset(
     report = Report("crop")
     report.counts["images"] = len(items)
     rows: list[dict[str, str]] = []
-    if workers > 1 and len(items) > 1:
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        with mp.get_context(method).Pool(workers, initializer=_init, initargs=(job, cat_names)) as pool:
-            results = pool.imap(_crop_task, items, chunksize=8)
-            for i, (r, p) in enumerate(results, 1):
-                rows.extend(r)
-                for prob in p:
-                    report.add(*prob)
-                if on_progress:
-                    on_progress(i)
-    else:
-        for i, (img, anns) in enumerate(items, 1):
-            r, p = crop_image(img, anns, cat_names, job)
-            rows.extend(r)
-            for prob in p:
-                report.add(*prob)
-            if on_progress:
-                on_progress(i)
+    results = map_chunks(_crop_chunk, items, (job, cat_names), workers=workers if len(items) > 1 else 1,
+                         chunk_size=8, on_error=_crop_failed)
+    for i, (_, (r, p)) in enumerate(results, 1):
+        rows.extend(r)
+        for prob in p:
+            report.add(*prob)
+        if on_progress:
+            on_progress(i)
     manifest = out / "manifest.csv"
     with open(manifest, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)

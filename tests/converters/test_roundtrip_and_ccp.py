@@ -233,9 +233,9 @@ def test_photo_header_sizes_match_pillow(tmp_path, ccp_dir):
 
 def test_same_output_without_orjson(ccp_dir, monkeypatch):
     """orjson only makes it faster: the standard-library path gives the same dataset."""
-    from garmentparse.converters import _json
+    from garmentparse.converters import fastjson
 
     fast, fast_report = convert_kfashion(ccp_dir / "labels", ccp_dir / "images")
-    monkeypatch.setattr(_json, "_orjson", None)
+    monkeypatch.setattr(fastjson, "orjson", None)
     slow, slow_report = convert_kfashion(ccp_dir / "labels", ccp_dir / "images")
     assert slow == fast and slow_report.to_dict() == fast_report.to_dict()

@@ -10,22 +10,24 @@ import json
 from typing import Any
 
 try:  # pragma: no cover - exercised whichever way the environment is
-    import orjson as _orjson
+    import orjson
 except ImportError:  # pragma: no cover
-    _orjson = None
+    orjson = None
 
-HAVE_ORJSON = _orjson is not None
+#: The orjson module in use, or None for the standard library. Setting it to None (tests do,
+#: with ``monkeypatch``) switches this process to the standard-library path.
+HAVE_ORJSON = orjson is not None
 
 
 def loads_fast(raw: bytes) -> Any:
     """Parse plain UTF-8 JSON bytes; ValueError on anything else (callers then look closer)."""
-    if _orjson is not None:
-        return _orjson.loads(raw)
+    if orjson is not None:
+        return orjson.loads(raw)
     return json.loads(raw)
 
 
 def dumps(obj: Any) -> str:
     """Compact JSON text, non-ASCII kept as is."""
-    if _orjson is not None:
-        return _orjson.dumps(obj).decode("utf-8")
+    if orjson is not None:
+        return orjson.dumps(obj).decode("utf-8")
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
