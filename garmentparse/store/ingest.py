@@ -301,7 +301,7 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
                  "height": unique[p].height, "error": unique[p].error, "created_at": now} for p in new])
             ids.update(_photo_ids(conn, new))
             report.counts["photos_new"] += len(new)
-        done = set(conn.scalars(sa.select(Garment.photo_id.distinct()).where(
+        done = set(conn.scalars(sa.select(Garment.photo_id).distinct().where(
             Garment.run_id == run_id, Garment.photo_id.in_(list(ids.values())))))
         todo = [line for line in unique.values() if ids[line.path] not in done and line.garments]
         report.counts["photos_already_in"] += sum(1 for line in unique.values() if ids[line.path] in done)
@@ -342,4 +342,4 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
 def _photo_ids(conn: Connection, paths: list[str]) -> dict[str, int]:
     if not paths:
         return {}
-    return {p: i for i, p in conn.execute(sa.select(Photo.path, Photo.id).where(Photo.path.in_(paths)))}
+    return dict(conn.execute(sa.select(Photo.path, Photo.id).where(Photo.path.in_(paths))).all())

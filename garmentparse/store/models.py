@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Review states of one (garment, head) value, and of a garment as a whole.
@@ -17,6 +18,7 @@ PREDICTED, CONFIRMED, CORRECTED, REJECTED = "predicted", "confirmed", "corrected
 STATES = (PREDICTED, CONFIRMED, CORRECTED, REJECTED)
 ROLES = ("viewer", "reviewer", "admin")
 PART_HEAD = "part"  # the detector's class is reviewed like any attribute head
+BYTES = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")  # MySQL's BLOB stops at 64 KB
 PATH_MAX = 512  # characters; a unique index on utf8mb4 (MySQL) allows at most 768
 
 
@@ -69,7 +71,7 @@ class Blob(Base):
     __tablename__ = "blobs"
     sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     size: Mapped[int] = mapped_column(sa.BigInteger)
-    data: Mapped[bytes] = mapped_column(sa.LargeBinary(2**32 - 1))  # LONGBLOB on MySQL
+    data: Mapped[bytes] = mapped_column(BYTES)
 
 
 class Photo(Base):

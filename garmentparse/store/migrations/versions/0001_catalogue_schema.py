@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 
 revision = '0001'
@@ -21,7 +22,7 @@ def upgrade() -> None:
     op.create_table('blobs',
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
-    sa.Column('data', sa.LargeBinary(length=4294967295), nullable=False),
+    sa.Column('data', sa.LargeBinary().with_variant(mysql.LONGBLOB(), 'mysql', 'mariadb'), nullable=False),
     sa.PrimaryKeyConstraint('sha256', name=op.f('pk_blobs'))
     )
     op.create_table('products',
