@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -35,10 +36,15 @@ def create_engine(url: str | None = None, **kwargs: Any) -> Engine:
                          "postgresql+psycopg://user@host/db, mysql+pymysql://user@host/db)") from None
     if parsed.get_backend_name() == "mysql":
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    kwargs.setdefault("json_serializer", _dumps)
     engine = sa.create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine)
     return engine
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
 
 
 def writer(engine: Engine) -> Engine:

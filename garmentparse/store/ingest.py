@@ -147,7 +147,7 @@ def _ensure_run(engine: Engine, path: Path, images_root: str | Path | None, repo
 
 
 def _number(value: Any, where: str, lo: float | None = None, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, int)) or not math.isfinite(value):
         raise BadLine("schema", f"{where}: expected a number, got {value!r:.40}")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise BadLine("schema", f"{where}: {value} outside [{lo}, {hi}]")
@@ -165,8 +165,9 @@ def _size(value: Any, where: str) -> int | None:
 def _label(head: str, value: Any, where: str, lang: str | None) -> str:
     if not isinstance(value, str) or not value:
         raise BadLine("schema", f"{where}: expected a label string, got {value!r:.40}")
-    if head not in vocab.ATTRIBUTES:
-        return value  # a head of its own: labels as written
+    attr = vocab.ATTRIBUTES.get(head)
+    if attr is None or value in attr.values_ko:
+        return value  # an English id, or a head of its own: labels as written
     found = vocab.lookup(head, value)
     if found is None:
         raise BadLine("unknown_label", f"{where}: {value!r} is not a {head} label"
@@ -296,7 +297,7 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
             now = utcnow()
             for p in new:
                 facts[p] = _file_facts(root, p, report, f"{source}:{unique[p].number}")
-            conn.execute(sa.insert(Photo), [
+            conn.execute(Photo.__table__.insert(), [
                 {"path": p, "sha256": facts[p][0], "size": facts[p][1], "width": unique[p].width,
                  "height": unique[p].height, "error": unique[p].error, "created_at": now} for p in new])
             ids.update(_photo_ids(conn, new))
@@ -312,7 +313,7 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
         if not todo:
             return
         now = utcnow()
-        conn.execute(sa.insert(Garment), [
+        conn.execute(Garment.__table__.insert(), [
             {"photo_id": ids[line.path], "run_id": run_id, "position": i, "part": g.part, "score": g.score,
              "x0": g.box[0], "y0": g.box[1], "x1": g.box[2], "y1": g.box[3], "mask_height": g.mask_size[0],
              "mask_width": g.mask_size[1], "mask_counts": g.counts, "confidence": g.confidence,
@@ -333,8 +334,8 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
                     accepted.append({"garment_id": gid, "head": h.head, "value": h.label,
                                      "probability": h.probability, "state": PREDICTED})
         if predictions:
-            conn.execute(sa.insert(Prediction), predictions)
-        conn.execute(sa.insert(Accepted), accepted)
+            conn.execute(Prediction.__table__.insert(), predictions)
+        conn.execute(Accepted.__table__.insert(), accepted)
         report.counts["garments"] += len(gids)
         report.counts["predictions"] += len(predictions)
 
