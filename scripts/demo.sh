@@ -4,6 +4,7 @@
 #   2. train the demo detector config on them (tiny network from scratch, ~2 min: rough masks)
 #   3. cut garment crops and train the tiny classifier config
 #   4. tag the photos: JSON Lines + CSV + overlays in demo-out/
+#   5. ingest the tags into a SQLite catalogue (demo-out/catalogue.db) for review
 # Real models: train configs/detection/r50_fpn_v2.yaml and configs/classification/resnet50.yaml
 # on a GPU with your full data set (see README).
 set -euo pipefail
@@ -13,22 +14,26 @@ rm -rf "$OUT"  # a fresh run each time: the demo's outputs are its own scratch
 mkdir -p "$OUT"
 DEVICE=${DEVICE:-cpu}
 
-echo "== 1/5 convert: real K-Fashion labels (examples/kfashion)" >&2
+echo "== 1/6 convert: real K-Fashion labels (examples/kfashion)" >&2
 garmentparse convert kfashion examples/kfashion --images examples/kfashion \
   --out "$OUT/kfashion-coco.json" --report "$OUT/kfashion-report.json"
-echo "== 2/5 convert: CCP photos with K-Fashion-schema labels (examples/ccp)" >&2
+echo "== 2/6 convert: CCP photos with K-Fashion-schema labels (examples/ccp)" >&2
 garmentparse convert kfashion examples/ccp/labels --images examples/ccp/images \
   --out "$OUT/ccp-coco.json" --report "$OUT/ccp-report.json"
 garmentparse stats "$OUT/ccp-coco.json"
-echo "== 3/5 train the demo detector (tiny network, ~2 minutes on CPU)" >&2
+echo "== 3/6 train the demo detector (tiny network, ~2 minutes on CPU)" >&2
 garmentparse train detector --config configs/detection/demo.yaml --train "$OUT/ccp-coco.json" \
   --images examples/ccp/images --out "$OUT/detector" --device "$DEVICE"
-echo "== 4/5 crop garments and train the tiny classifier" >&2
+echo "== 4/6 crop garments and train the tiny classifier" >&2
 garmentparse crop "$OUT/ccp-coco.json" --images examples/ccp/images --out "$OUT/crops" --size 96
 garmentparse train classifier --config configs/classification/tiny.yaml \
   --manifest "$OUT/crops/manifest.csv" --out "$OUT/classifier" --device "$DEVICE"
-echo "== 5/5 tag the photos" >&2
+echo "== 5/6 tag the photos" >&2
 garmentparse tag examples/ccp/images --detector "$OUT/detector/model.pt" \
   --classifier "$OUT/classifier/model.pt" --out "$OUT/tags.jsonl" --csv "$OUT/tags.csv" \
   --overlays "$OUT/overlays" --device "$DEVICE"
-echo "done: $OUT/tags.jsonl, $OUT/tags.csv, $OUT/overlays/ (quality: see README, 'What to expect')" >&2
+echo "== 6/6 load the tags into a catalogue database (SQLite)" >&2
+garmentparse db upgrade --db "sqlite:///$OUT/catalogue.db"
+garmentparse ingest "$OUT/tags.jsonl" --images examples/ccp/images --db "sqlite:///$OUT/catalogue.db"
+echo "done: $OUT/tags.jsonl, $OUT/tags.csv, $OUT/overlays/, $OUT/catalogue.db (quality: see README, 'What to expect')" >&2
+echo "review them: garmentparse users add admin --role admin --db sqlite:///$OUT/catalogue.db && garmentparse serve --db sqlite:///$OUT/catalogue.db" >&2

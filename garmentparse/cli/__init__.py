@@ -20,10 +20,10 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from garmentparse.cli.common import console
 
-COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag")
+COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag", "store")
 # The workflow: data in, check and describe it, split, cut crops, look at it, train, evaluate, run.
 COMMAND_ORDER = ("convert", "validate", "stats", "split", "crop", "visualize", "train", "eval",
-                 "predict", "tag", "detector", "classifier", "kfashion", "ccp")
+                 "predict", "tag", "detector", "classifier", "kfashion", "ccp", "db", "ingest", "export", "users", "serve")
 
 
 _PLAIN = {"bool": "", "str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH",

@@ -1,0 +1,153 @@
+"""Benchmark: the catalogue store at N garments (default 100 000) on SQLite and PostgreSQL.
+
+Writes a synthetic ``tag`` output in the real schema (4 garments per photo, real COCO RLE masks,
+4 attribute heads with top-3, a run record), then per database:
+
+- ingest rate: garments/s of ``Store.ingest`` (the whole file, one transaction per batch);
+- query latency, median and p95 over ``--queries`` pages of 60: the gallery (newest first; half
+  filtered by part, half by an accepted label) and the review queue (lowest confidence first),
+  each page fetched with the cursor of a page at a random depth (keyset: no OFFSET).
+
+PostgreSQL runs in a throwaway cluster on a Unix socket (as the ``postgres`` user when root) and
+is skipped with a message where it is not installed. Targets: ingest >= 5 000 garments/s on
+SQLite; p95 page <= 150 ms. Usage::
+
+    python benchmarks/bench_store.py --garments 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from garmentparse import masks, vocab
+from garmentparse.store import GalleryFilter, Store
+
+HEADS = ("category", "colour", "sleeve_length", "neckline")
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def write_jsonl(path: Path, garments: int, per_photo: int = 4, seed: int = 0) -> None:
+    rng = random.Random(seed)
+    h, w = 600, 400
+    shapes = []
+    for i in range(32):  # real RLEs of ellipses, reused
+        yy, xx = np.mgrid[:h, :w]
+        cy, cx, ry, rx = rng.randint(150, 450), rng.randint(100, 300), rng.randint(40, 140), rng.randint(30, 90)
+        shapes.append((masks.encode(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1), [cx - rx, cy - ry, cx + rx, cy + ry]))
+    parts = list(vocab.PARTS)
+    with open(path, "w", encoding="utf-8") as fh:
+        for p in range(garments // per_photo):
+            gs = []
+            for _ in range(per_photo):
+                rle, box = rng.choice(shapes)
+                attrs = {}
+                for head in HEADS:
+                    values = rng.sample(vocab.ATTRIBUTES[head].values, 3)
+                    probs = sorted((round(rng.random(), 4) for _ in range(3)), reverse=True)
+                    attrs[head] = {"label": values[0], "probability": probs[0],
+                                   "top_k": [{"label": v, "probability": q} for v, q in zip(values, probs)]}
+                gs.append({"part": rng.choice(parts), "score": round(rng.uniform(0.3, 1), 4), "box": box,
+                           "mask": rle, "attributes": attrs})
+            fh.write(json.dumps({"path": f"shop/{p // 1000:03d}/{p:07d}.jpg", "width": w, "height": h,
+                                 "error": None, "garments": gs}) + "\n")
+    settings = {"models": {"detector": "0" * 64, "classifier": "1" * 64}, "heads": list(HEADS), "lang": "en",
+                "score_threshold": 0.3, "top_k": 3}
+    Path(f"{path}.run.json").write_text(json.dumps({"settings": settings, "runs": []}), encoding="utf-8")
+
+
+def measure(url: str, jsonl: Path, garments: int, queries: int) -> dict:
+    store = Store.upgrade(url)
+    t, cpu = time.perf_counter(), time.process_time()
+    rep = store.ingest(jsonl, batch_size=2000)
+    ingest_s, ingest_cpu = time.perf_counter() - t, time.process_time() - cpu
+    assert rep.counts["garments"] == garments and not rep.problems, rep.counts
+    rng = random.Random(1)
+    top_id = store.gallery(limit=1).items[0].id
+    lat: dict[str, list[float]] = {"gallery": [], "gallery_label": [], "queue": []}
+    for _ in range(queries):
+        cursor = str(rng.randint(1, top_id))
+        t = time.perf_counter()
+        page = store.gallery(GalleryFilter(part=rng.choice(list(vocab.PARTS))), limit=60, cursor=cursor)
+        lat["gallery"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        store.gallery(GalleryFilter(head="colour", value=rng.choice(vocab.ATTRIBUTES["colour"].values)),
+                      limit=60, cursor=cursor)
+        lat["gallery_label"].append(time.perf_counter() - t)
+        qcursor = f"{rng.random()!r}:{rng.randint(1, top_id)}"
+        t = time.perf_counter()
+        store.queue(limit=60, cursor=qcursor)
+        lat["queue"].append(time.perf_counter() - t)
+        assert page.items or cursor
+    store.close()
+    # wall time, and this process's CPU time (the database server's, for PostgreSQL, not included)
+    out = {"ingest_garments_per_s": round(garments / ingest_s), "ingest_s": round(ingest_s, 1),
+           "ingest_garments_per_cpu_s": round(garments / ingest_cpu), "load_avg_1m": os.getloadavg()[0]}
+    for name, xs in lat.items():
+        xs = sorted(xs)
+        out[f"{name}_median_ms"] = round(statistics.median(xs) * 1000, 2)
+        out[f"{name}_p95_ms"] = round(xs[int(0.95 * (len(xs) - 1))] * 1000, 2)
+    return out
+
+
+def postgres(tmp: str) -> tuple[str | None, list[str]]:
+    if not (PG_BIN / "initdb").exists():
+        return None, []
+    kw = {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres", "postgres")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True, **kw)  # noqa: E731
+    run(str(PG_BIN / "initdb"), "-D", f"{tmp}/data", "-A", "trust", "-U", "postgres", "-E", "UTF8",
+        "--locale=C.UTF-8", "--no-sync")
+    run(str(PG_BIN / "pg_ctl"), "-D", f"{tmp}/data", "-l", f"{tmp}/log", "-w", "-o",
+        f"-c listen_addresses='' -k {tmp} -p 54339 -c fsync=off", "start")
+    stop = [str(PG_BIN / "pg_ctl"), "-D", f"{tmp}/data", "-m", "fast", "stop"]
+    return f"postgresql+psycopg://postgres@/postgres?host={tmp}&port=54339", stop
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--garments", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--no-postgres", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        jsonl = Path(tmp) / "tags.jsonl"
+        t = time.perf_counter()
+        write_jsonl(jsonl, args.garments)
+        print(f"synthetic tag output: {args.garments} garments, {jsonl.stat().st_size / 1e6:.0f} MB "
+              f"({time.perf_counter() - t:.0f} s to write)")
+        results = {"sqlite": measure(f"sqlite:///{tmp}/catalogue.db", jsonl, args.garments, args.queries)}
+        print("sqlite", json.dumps(results["sqlite"]))
+        if not args.no_postgres:
+            pg_dir = tempfile.mkdtemp(prefix="bench-pg-")
+            url, stop = postgres(pg_dir)
+            if url is None:
+                print(f"postgresql: skipped ({PG_BIN}/initdb not found)")
+            else:
+                try:
+                    results["postgresql"] = measure(url, jsonl, args.garments, args.queries)
+                    print("postgresql", json.dumps(results["postgresql"]))
+                finally:
+                    subprocess.run(stop, capture_output=True, **({"user": "postgres", "group": "postgres"}
+                                                                if os.geteuid() == 0 else {}))
+                    shutil.rmtree(pg_dir, ignore_errors=True)
+        sq = results["sqlite"]
+        print(f"targets: ingest >= 5000 garments/s on SQLite: {sq['ingest_garments_per_s']} "
+              f"({'met' if sq['ingest_garments_per_s'] >= 5000 else 'MISSED'}); p95 page <= 150 ms: "
+              + ", ".join(f"{db} {name} {r[f'{name}_p95_ms']} ms" for db, r in results.items()
+                          for name in ("gallery", "gallery_label", "queue")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""The catalogue database: tag runs, photos, garments, predictions, reviews, users.
+
+``Store.upgrade(url)`` creates or migrates; ``Store.open(url)`` opens a migrated one. Every
+method runs its own short transaction and returns plain dataclasses (:mod:`.records`).
+"""
+
+from garmentparse.store.api import Store, check_label, garment_state
+from garmentparse.store.db import DEFAULT_URL, SchemaOutdated, resolve_url
+from garmentparse.store.models import CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, REJECTED, ROLES, STATES
+from garmentparse.store.records import (CorrectionInfo, Dashboard, Decision, GalleryFilter, GarmentDetail,
+                                        GarmentSummary, HeadValue, NotFound, Page, PhotoInfo, ProductInfo,
+                                        ReviewConflict, RunInfo, UserInfo)
+
+__all__ = ["CONFIRMED", "CORRECTED", "DEFAULT_URL", "PART_HEAD", "PREDICTED", "REJECTED", "ROLES", "STATES",
+           "CorrectionInfo", "Dashboard", "Decision", "GalleryFilter", "GarmentDetail", "GarmentSummary",
+           "HeadValue", "NotFound", "Page", "PhotoInfo", "ProductInfo", "ReviewConflict", "RunInfo",
+           "SchemaOutdated", "Store", "UserInfo", "check_label", "garment_state", "resolve_url"]

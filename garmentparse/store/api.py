@@ -1,0 +1,392 @@
+"""The store's API: one :class:`Store` per database URL; short transactions, dataclasses out."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from garmentparse import vocab
+from garmentparse.progress import ProgressCallback
+from garmentparse.report import Report
+from garmentparse.store import db
+from garmentparse.store.models import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, REJECTED, ROLES, Accepted,
+                                       Correction, Garment, Photo, Prediction, Product, TagRun, User, utcnow)
+from garmentparse.store.records import (CorrectionInfo, Dashboard, Decision, GalleryFilter, GarmentDetail,
+                                        GarmentSummary, HeadValue, NotFound, Page, PhotoInfo, ProductInfo,
+                                        ReviewConflict, RunInfo, UserInfo)
+
+REVIEWERS = ("reviewer", "admin")
+_SUMMARY = (Garment.id, Garment.photo_id, Photo.path, Garment.run_id, Garment.part, Garment.score, Garment.x0,
+            Garment.y0, Garment.x1, Garment.y1, Garment.confidence, Garment.state, Garment.version,
+            Garment.updated_at)
+
+
+def _summary(row: sa.Row) -> GarmentSummary:
+    (gid, photo_id, path, run_id, part, score, x0, y0, x1, y1, conf, state, version, updated) = row
+    return GarmentSummary(gid, photo_id, path, run_id, part, score, (x0, y0, x1, y1), conf, state, version, updated)
+
+
+def _correction(c: Correction) -> CorrectionInfo:
+    return CorrectionInfo(c.id, c.garment_id, c.version, c.head, c.old_value, c.new_value, c.old_state,
+                          c.new_state, c.username, c.comment, c.created_at)
+
+
+def garment_state(head_states: dict[str, str]) -> str:
+    """A garment's state from its heads': part rejected -> rejected; any head corrected or
+    rejected -> corrected; any confirmed -> confirmed; else predicted."""
+    if head_states.get(PART_HEAD) == REJECTED:
+        return REJECTED
+    states = set(head_states.values())
+    if states & {CORRECTED, REJECTED}:
+        return CORRECTED
+    return CONFIRMED if CONFIRMED in states else PREDICTED
+
+
+def check_label(head: str, value: str) -> str:
+    """``value`` as stored: a known English id (or Korean name) of ``head``; multi-label heads
+    take ``a|b``. Heads outside the vocabulary take any value. ValueError otherwise."""
+    if head == PART_HEAD:
+        part = value if value in vocab.PARTS else vocab.PART_BY_KOREAN.get(value)
+        if part is None:
+            raise ValueError(f"unknown part {value!r} (one of {', '.join(vocab.PARTS)})")
+        return part
+    attr = vocab.ATTRIBUTES.get(head)
+    if attr is None:
+        return value
+    values = [v.strip() for v in value.split("|")] if attr.multi_label else [value]
+    ids = [vocab.lookup(head, v) for v in values if v]
+    if not values or None in ids:
+        raise ValueError(f"unknown {head} label {value!r}")
+    return "|".join(ids)  # type: ignore[arg-type]
+
+
+class Store:
+    """The catalogue database at one URL. Open with :meth:`open` (checks the schema)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = db.writer(engine)
+
+    @classmethod
+    def open(cls, url: str | None = None, *, check: bool = True) -> Store:
+        """The store at ``url`` (see :func:`db.resolve_url`); ``check`` refuses an unmigrated one."""
+        store = cls(db.create_engine(url))
+        if check:
+            db.check_schema(store.engine)
+        return store
+
+    @classmethod
+    def upgrade(cls, url: str | None = None) -> Store:
+        """Create or migrate the database at ``url`` and open it."""
+        store = cls(db.create_engine(url))
+        db.upgrade(store.engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    # ------------------------------------------------------------------ ingest / export
+
+    def ingest(self, jsonl: str | Path, images_root: str | Path | None = None, *, batch_size: int = 500,
+               on_progress: ProgressCallback | None = None) -> Report:
+        """Load a ``tag`` output (and its run record); see :func:`garmentparse.store.ingest.ingest_jsonl`."""
+        from garmentparse.store.ingest import ingest_jsonl
+
+        return ingest_jsonl(self._writer, jsonl, images_root, batch_size=batch_size, on_progress=on_progress)
+
+    def export(self, out_dir: str | Path, fmt: str = "coco", *, states: Sequence[str] = (CONFIRMED, CORRECTED),
+               images_root: str | Path | None = None, size: int = 400, background: str = "white",
+               on_progress: ProgressCallback | None = None) -> Report:
+        """Reviewed garments as a COCO dataset or a crop manifest; see :mod:`garmentparse.store.export`."""
+        from garmentparse.store.export import export_coco, export_manifest
+
+        if fmt == "coco":
+            return export_coco(self.engine, out_dir, states=states, on_progress=on_progress)
+        if fmt == "manifest":
+            if images_root is None:
+                raise ValueError("the manifest export cuts crops from the photos: give their folder (--images)")
+            return export_manifest(self.engine, out_dir, images_root, states=states, size=size,
+                                   background=background, on_progress=on_progress)
+        raise ValueError(f"unknown export format {fmt!r}: use coco or manifest")
+
+    # ------------------------------------------------------------------ reading
+
+    def runs(self) -> list[RunInfo]:
+        with self._read() as s:
+            return [RunInfo(r.id, r.key, r.models, r.settings, r.source, r.images_root, r.created_at)
+                    for r in s.scalars(sa.select(TagRun).order_by(TagRun.id))]
+
+    def photo(self, photo_id: int) -> PhotoInfo:
+        with self._read() as s:
+            p = s.get(Photo, photo_id)
+            if p is None:
+                raise NotFound(f"no photo {photo_id}")
+            return PhotoInfo(p.id, p.path, p.sha256, p.size, p.width, p.height, p.error, p.product_id)
+
+    def gallery(self, filters: GalleryFilter = GalleryFilter(), *, limit: int = 60,
+                cursor: str | None = None) -> Page:
+        """Garments newest first (by id), filtered; keyset pages of ``limit``."""
+        q = sa.select(*_SUMMARY).join(Photo, Photo.id == Garment.photo_id)
+        f = filters
+        conds = [c for c in (
+            Garment.part == f.part if f.part else None,
+            Garment.state.in_(f.states) if f.states else None,
+            Garment.run_id == f.run_id if f.run_id is not None else None,
+            Garment.photo_id == f.photo_id if f.photo_id is not None else None,
+            Garment.confidence >= f.min_confidence if f.min_confidence is not None else None,
+            Garment.confidence <= f.max_confidence if f.max_confidence is not None else None,
+        ) if c is not None]
+        if f.head:
+            match = sa.select(Accepted.garment_id).where(Accepted.head == f.head)
+            if f.value is not None:
+                match = match.where(Accepted.value == f.value)
+            conds.append(Garment.id.in_(match))
+        if cursor is not None:
+            conds.append(Garment.id < _int_cursor(cursor))
+        q = q.where(*conds).order_by(Garment.id.desc()).limit(limit + 1)
+        with self._read() as s:
+            rows = s.execute(q).all()
+        items = [_summary(r) for r in rows[:limit]]
+        return Page(items, str(items[-1].id) if len(rows) > limit else None)
+
+    def queue(self, *, part: str | None = None, run_id: int | None = None, limit: int = 60,
+              cursor: str | None = None) -> Page:
+        """Garments nobody has reviewed, lowest confidence first; keyset pages of ``limit``."""
+        q = sa.select(*_SUMMARY).join(Photo, Photo.id == Garment.photo_id).where(Garment.state == PREDICTED)
+        if part:
+            q = q.where(Garment.part == part)
+        if run_id is not None:
+            q = q.where(Garment.run_id == run_id)
+        if cursor is not None:
+            conf, gid = _queue_cursor(cursor)
+            # "(confidence, id) > (conf, gid)" spelt so every database range-scans the index
+            q = q.where(Garment.confidence >= conf, sa.or_(Garment.confidence > conf, Garment.id > gid))
+        q = q.order_by(Garment.confidence, Garment.id).limit(limit + 1)
+        with self._read() as s:
+            rows = s.execute(q).all()
+        items = [_summary(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, f"{items[-1].confidence!r}:{items[-1].id}" if more else None)
+
+    def garment(self, garment_id: int) -> GarmentDetail:
+        """One garment with every head (accepted value, state, prediction) and its history."""
+        with self._read() as s:
+            return self._detail(s, garment_id)
+
+    def _detail(self, s: Session, garment_id: int) -> GarmentDetail:
+        row = s.execute(sa.select(*_SUMMARY, Garment.mask_height, Garment.mask_width, Garment.mask_counts)
+                        .join(Photo, Photo.id == Garment.photo_id).where(Garment.id == garment_id)).first()
+        if row is None:
+            raise NotFound(f"no garment {garment_id}")
+        predicted = {p.head: p for p in s.scalars(sa.select(Prediction).where(Prediction.garment_id == garment_id))}
+        heads = {}
+        for a in s.scalars(sa.select(Accepted).where(Accepted.garment_id == garment_id).order_by(Accepted.id)):
+            p = predicted.get(a.head)
+            heads[a.head] = HeadValue(a.head, a.value, a.state, p.label if p else a.value,
+                                      a.probability, [(lab, prob) for lab, prob in (p.top_k if p else [])])
+        history = [_correction(c) for c in s.scalars(
+            sa.select(Correction).where(Correction.garment_id == garment_id).order_by(Correction.id))]
+        mask = {"size": [row[-3], row[-2]], "counts": row[-1]}
+        return GarmentDetail(_summary(row[:-3]), mask, heads, history)
+
+    def history(self, garment_id: int, since_version: int = 0) -> list[CorrectionInfo]:
+        """The garment's log entries made after ``since_version``, oldest first."""
+        with self._read() as s:
+            return [_correction(c) for c in s.scalars(
+                sa.select(Correction).where(Correction.garment_id == garment_id, Correction.version > since_version)
+                .order_by(Correction.id))]
+
+    def dashboard(self) -> Dashboard:
+        """Counts for the dashboard: totals, garments per state and part, heads per state, reviewers."""
+        with self._read() as s:
+            def count(model: type) -> int:
+                return s.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+            def grouped(*cols: sa.ColumnElement) -> list[sa.Row]:
+                return s.execute(sa.select(*cols, sa.func.count()).group_by(*cols)).all()
+
+            heads: dict[str, dict[str, int]] = {}
+            for head, state, n in grouped(Accepted.head, Accepted.state):
+                heads.setdefault(head, {})[state] = n
+            return Dashboard(count(Photo), count(Garment), count(TagRun), count(User), count(Correction),
+                             {st: n for st, n in grouped(Garment.state)}, {p: n for p, n in grouped(Garment.part)},
+                             heads, {u: n for u, n in grouped(Correction.username)})
+
+    # ------------------------------------------------------------------ reviewing
+
+    def review(self, garment_id: int, *, version: int, user: str, decisions: Sequence[Decision],
+               comment: str = "") -> GarmentDetail:
+        """Apply one reviewer's decisions to a garment read at ``version``, all or nothing.
+
+        Raises :class:`ReviewConflict` (carrying the other change) when the garment changed since,
+        PermissionError for a user who may not review, ValueError for a bad decision."""
+        if not decisions:
+            raise ValueError("no decisions to apply")
+        with self._write() as s:
+            role = s.scalar(sa.select(User.role).where(User.name == user))
+            if role not in REVIEWERS:
+                raise PermissionError(f"user {user!r} may not review (role: {role or 'no such user'})")
+            now = utcnow()
+            bumped = s.execute(sa.update(Garment).where(Garment.id == garment_id, Garment.version == version)
+                               .values(version=Garment.version + 1, updated_at=now))
+            if bumped.rowcount != 1:
+                conflict = True
+            else:
+                conflict = False
+                self._apply(s, garment_id, version + 1, user, decisions, comment, now)
+        if conflict:
+            current = self.garment(garment_id)  # NotFound when there is no such garment
+            raise ReviewConflict(garment_id, version, current, self.history(garment_id, version))
+        return self.garment(garment_id)
+
+    @staticmethod
+    def _apply(s: Session, garment_id: int, version: int, user: str, decisions: Sequence[Decision],
+               comment: str, now: object) -> None:
+        rows = {a.head: a for a in s.scalars(sa.select(Accepted).where(Accepted.garment_id == garment_id))}
+        for d in decisions:
+            row = rows.get(d.head)
+            if row is None:
+                raise ValueError(f"garment {garment_id} has no head {d.head!r} (heads: {', '.join(rows)})")
+            if d.state not in (CONFIRMED, CORRECTED, REJECTED):
+                raise ValueError(f"{d.head}: decide confirmed, corrected or rejected, not {d.state!r}")
+            if d.state == CORRECTED and not d.value:
+                raise ValueError(f"{d.head}: a correction needs the new value")
+            new_value = check_label(d.head, d.value) if d.state == CORRECTED else row.value
+            s.add(Correction(garment_id=garment_id, version=version, head=d.head, old_value=row.value,
+                             new_value=new_value, old_state=row.state, new_state=d.state, username=user,
+                             comment=comment, created_at=now))
+            row.value, row.state = new_value, d.state
+        s.flush()
+        state = garment_state({h: a.state for h, a in rows.items()})
+        part = rows[PART_HEAD].value if PART_HEAD in rows else None
+        values = {"state": state, **({"part": part} if part else {})}
+        s.execute(sa.update(Garment).where(Garment.id == garment_id).values(**values))
+
+    # ------------------------------------------------------------------ users
+
+    def add_user(self, name: str, password: str, role: str = "viewer") -> UserInfo:
+        from garmentparse.store import auth
+
+        _check_role(role)
+        if not name or len(name) > 64 or name != name.strip():
+            raise ValueError(f"bad user name {name!r}: 1-64 characters, no surrounding spaces")
+        auth.check_password(password)
+        with self._write() as s:
+            if s.scalar(sa.select(User.id).where(User.name == name)) is not None:
+                raise ValueError(f"user {name!r} exists")
+            user = User(name=name, password_hash=auth.hash_password(password), role=role, created_at=utcnow())
+            s.add(user)
+            s.flush()
+            return UserInfo(user.id, user.name, user.role, user.created_at)
+
+    def users(self) -> list[UserInfo]:
+        with self._read() as s:
+            return [UserInfo(u.id, u.name, u.role, u.created_at) for u in s.scalars(sa.select(User).order_by(User.name))]
+
+    def user(self, name: str) -> UserInfo:
+        with self._read() as s:
+            u = s.scalar(sa.select(User).where(User.name == name))
+            if u is None:
+                raise NotFound(f"no user {name!r}")
+            return UserInfo(u.id, u.name, u.role, u.created_at)
+
+    def authenticate(self, name: str, password: str) -> UserInfo | None:
+        """The user when ``password`` is theirs, else ``None`` (hashes are upgraded as needed)."""
+        from garmentparse.store import auth
+
+        with self._write() as s:
+            u = s.scalar(sa.select(User).where(User.name == name))
+            if u is None:
+                auth.burn_time(password)  # same cost as a wrong password: no user enumeration by timing
+                return None
+            ok, rehash = auth.verify_password(u.password_hash, password)
+            if not ok:
+                return None
+            if rehash:
+                u.password_hash = auth.hash_password(password)
+            return UserInfo(u.id, u.name, u.role, u.created_at)
+
+    def set_role(self, name: str, role: str) -> UserInfo:
+        _check_role(role)
+        with self._write() as s:
+            u = _get_user(s, name)
+            u.role = role
+            return UserInfo(u.id, u.name, u.role, u.created_at)
+
+    def set_password(self, name: str, password: str) -> None:
+        from garmentparse.store import auth
+
+        auth.check_password(password)
+        with self._write() as s:
+            _get_user(s, name).password_hash = auth.hash_password(password)
+
+    def remove_user(self, name: str) -> None:
+        """Delete a user; their log entries keep their name."""
+        with self._write() as s:
+            s.delete(_get_user(s, name))
+
+    # ------------------------------------------------------------------ products
+
+    def add_product(self, sku: str, name: str = "") -> ProductInfo:
+        with self._write() as s:
+            if s.scalar(sa.select(Product.id).where(Product.sku == sku)) is not None:
+                raise ValueError(f"product {sku!r} exists")
+            p = Product(sku=sku, name=name, created_at=utcnow())
+            s.add(p)
+            s.flush()
+            return ProductInfo(p.id, p.sku, p.name)
+
+    def link_photo(self, photo_id: int, product_id: int | None) -> None:
+        """Say which product a photo shows (``None`` unlinks)."""
+        with self._write() as s:
+            done = s.execute(sa.update(Photo).where(Photo.id == photo_id).values(product_id=product_id))
+            if done.rowcount != 1:
+                raise NotFound(f"no photo {photo_id}")
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: use {', '.join(ROLES)}")
+
+
+def _get_user(s: Session, name: str) -> User:
+    u = s.scalar(sa.select(User).where(User.name == name))
+    if u is None:
+        raise NotFound(f"no user {name!r}")
+    return u
+
+
+def _int_cursor(cursor: str) -> int:
+    try:
+        return int(cursor)
+    except ValueError:
+        raise ValueError(f"bad page cursor {cursor!r}") from None
+
+
+def _queue_cursor(cursor: str) -> tuple[float, int]:
+    try:
+        conf, gid = cursor.split(":")
+        return float(conf), int(gid)
+    except ValueError:
+        raise ValueError(f"bad page cursor {cursor!r}") from None

@@ -1,0 +1,166 @@
+"""What the store hands out: plain frozen dataclasses (no ORM objects, no sessions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    key: str
+    models: dict[str, str]
+    settings: dict[str, Any]
+    source: str
+    images_root: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    id: int
+    path: str
+    sha256: str | None
+    size: int | None
+    width: int | None
+    height: int | None
+    error: str | None
+    product_id: int | None
+
+
+@dataclass(frozen=True)
+class GarmentSummary:
+    """One gallery / queue tile."""
+
+    id: int
+    photo_id: int
+    photo_path: str
+    run_id: int
+    part: str
+    score: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1
+    confidence: float
+    state: str
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class HeadValue:
+    """One head of one garment: accepted value and state, next to what the model said."""
+
+    head: str
+    value: str | None  # multi-label heads: "|"-joined ids
+    state: str
+    predicted: str | None
+    probability: float | None
+    top_k: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CorrectionInfo:
+    id: int
+    garment_id: int
+    version: int
+    head: str
+    old_value: str | None
+    new_value: str | None
+    old_state: str
+    new_state: str
+    username: str
+    comment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class GarmentDetail:
+    """Everything the review page shows for one garment (``version`` goes back with a decision)."""
+
+    garment: GarmentSummary
+    mask: dict[str, Any]  # COCO RLE, counts as str
+    heads: dict[str, HeadValue]
+    history: list[CorrectionInfo]
+
+    @property
+    def version(self) -> int:
+        return self.garment.version
+
+
+@dataclass(frozen=True)
+class Page:
+    """A keyset page: pass ``next_cursor`` back for the next page (``None``: last page)."""
+
+    items: list[GarmentSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """Gallery filters; all optional, combined with AND. ``head``+``value`` match accepted values."""
+
+    part: str | None = None
+    states: tuple[str, ...] = ()
+    run_id: int | None = None
+    photo_id: int | None = None
+    head: str | None = None
+    value: str | None = None
+    min_confidence: float | None = None
+    max_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A reviewer's decision on one head: ``confirmed``, ``corrected`` (with ``value``) or
+    ``rejected`` (the label is wrong; on head ``part``: not a garment at all)."""
+
+    head: str
+    state: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    photos: int
+    garments: int
+    runs: int
+    users: int
+    corrections: int
+    by_state: dict[str, int]
+    by_part: dict[str, int]
+    heads: dict[str, dict[str, int]]  # head -> state -> count
+    reviewers: dict[str, int]  # username -> logged decisions
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    id: int
+    sku: str
+    name: str
+
+
+class ReviewConflict(Exception):
+    """Someone else changed the garment since ``expected`` was read: nothing was written.
+    ``current`` is the garment now; ``changes`` the log entries made after ``expected``."""
+
+    def __init__(self, garment_id: int, expected: int, current: GarmentDetail, changes: list[CorrectionInfo]):
+        who = sorted({c.username for c in changes}) or ["someone"]
+        super().__init__(f"garment {garment_id} changed by {', '.join(who)} (version {expected} -> "
+                         f"{current.version}); reload and decide again")
+        self.garment_id = garment_id
+        self.expected = expected
+        self.current = current
+        self.changes = changes
+
+
+class NotFound(LookupError):
+    """No such garment / user / photo."""
