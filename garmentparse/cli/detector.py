@@ -60,6 +60,8 @@ def train_detector_command(
         with progress_bar("train", enabled=show_progress, transient=False) as on_progress:
             result = train_detector(cfg, train_json, images, out, val_json=val, val_images=val_images,
                                     device=device, resume=resume, on_progress=on_progress)
+    except KeyError as exc:  # an unknown registry name (backend, backbone)
+        _fail(str(exc.args[0]), 2)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     console.print(f"model: {escape(str(result.model_path))}  iterations: {result.iterations}  "

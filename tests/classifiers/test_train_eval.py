@@ -286,3 +286,22 @@ def test_manifest_quirks_and_crop_dtypes(tmp_path, ccp_crops, trained):
         clf.predict([crop.astype(np.float32) / 255])
     with pytest.raises(ValueError, match="top_k"):
         clf.predict([crop], top_k=0)
+
+
+def test_resume_continues_from_last_epoch(tmp_path, ccp_crops):
+    """`train classifier --resume` continues RUN_DIR/last.pt (weights, optimiser, scheduler,
+    epoch) with a longer schedule; without --resume the run is not overwritten."""
+    run = tmp_path / "run"
+    args = ["train", "classifier", "--manifest", ccp_crops, "--out", run, "--device", "cpu", "--no-progress"]
+    invoke(*args, "--config", TINY, "--set", "train.epochs=1")
+    last = load_checkpoint(run / "last.pt", expect_kind="classifier")
+    assert last.extra["epoch"] == 1 and {"optimizer", "scheduler"} <= set(last.extra)
+    result = runner.invoke(_app(), [str(a) for a in args] + ["--config", str(TINY)])
+    assert result.exit_code == 2 and "--resume" in result.output
+    invoke(*args, "--resume", "--set", "train.epochs=2")  # config from RUN_DIR/config.yaml
+    last = load_checkpoint(run / "last.pt")
+    iters = last.extra["iteration"] // 2
+    assert last.extra["epoch"] == 2 and last.extra["scheduler"]["last_epoch"] == 2 * iters
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert load_checkpoint(run / "model.pt").extra["epoch"] == 2
