@@ -13,26 +13,18 @@ Names are imported on first use, so ``garmentparse.classifiers.config`` needs no
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
 
 from garmentparse.classifiers.config import ClassifierConfig, HeadConfig, load_classifier_config
+from garmentparse.lazy import lazy_exports
 
-_LAZY = {
+__getattr__ = lazy_exports(__name__, {
     "garmentparse.classifiers.backbones": ("BACKBONES", "Backbone", "build_backbone"),
     "garmentparse.classifiers.evaluate": ("EvalResult", "evaluate_classifier"),
     "garmentparse.classifiers.model": ("HEADS", "MultiHeadClassifier", "masked_losses"),
     "garmentparse.classifiers.predict": ("AttributeClassifier", "load_classifier", "restrict_to_parts"),
     "garmentparse.classifiers.train": ("train_classifier",),
     "garmentparse.engine.loop": ("TrainResult",),
-}
-_HOME = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})
 
 
 __all__ = [

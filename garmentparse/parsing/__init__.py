@@ -18,15 +18,15 @@ Names are imported on first use, so ``garmentparse.parsing.config`` needs no tor
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
+from garmentparse.lazy import lazy_exports
 from garmentparse.parsing.config import (ConfigError, DetectorConfig, config_from_dict,
                                          load_detector_config)
 from garmentparse.progress import ProgressCallback
 
-_LAZY = {
+__getattr__ = lazy_exports(__name__, {
     "garmentparse.parsing.backbones": ("BACKBONES", "BackboneSpec"),
     "garmentparse.parsing.backends": ("BACKENDS", "available_backends"),
     "garmentparse.parsing.evaluate": ("coco_metrics", "evaluate_detector", "evaluate_segmenter"),
@@ -35,14 +35,7 @@ _LAZY = {
     "garmentparse.parsing.segmenter": ("Segmenter", "TorchvisionSegmenter", "load_segmenter",
                                        "segmenter_from_checkpoint"),
     "garmentparse.engine.loop": ("TrainResult",),
-}
-_HOME = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(_HOME[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})
 
 
 def train_detector(cfg: DetectorConfig, train_json: str | Path, images_dir: str | Path,
