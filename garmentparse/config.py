@@ -5,6 +5,9 @@
 - ``--set a.b=v`` overrides are parsed as YAML scalars/lists (``0.01``, ``true``, ``[1, 2]``).
 - The merged dict is validated into a (nested) dataclass schema: an unknown or mistyped key is
   a :class:`ConfigError` that names the key and the file it came from.
+- A schema may list keys it renamed in a ``RENAMED`` class attribute (``{"old.key": "new.key"}``
+  or ``{"old.key": ("new.key", convert)}``): in a YAML file or ``--set`` an old key is an error
+  naming the new one; in a saved dict (a checkpoint's config) it is migrated silently.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import dataclasses
 import types
 import typing
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 T = TypeVar("T")
 BASE_KEY = "_base_"
+Renamed = dict[str, Union[str, tuple[str, Callable[[Any], Any]]]]  # old dotted key -> new (, convert)
 
 
 class ConfigError(ValueError):
@@ -182,8 +187,46 @@ def _build(cls: type[T], data: dict, sources: dict[str, str], prefix: str = "") 
         raise ConfigError(f"config section {prefix.rstrip('.') or '<root>'}: {exc}") from None
 
 
+def _renamed(cls: type) -> dict[str, tuple[str, Callable[[Any], Any]]]:
+    """``cls.RENAMED`` as old dotted key -> (new dotted key, value converter)."""
+    return {old: (new, lambda v: v) if isinstance(new, str) else new
+            for old, new in getattr(cls, "RENAMED", {}).items()}
+
+
+def _parent(data: dict, dotted: str, create: bool = False) -> tuple[dict | None, str]:
+    """The mapping that holds ``dotted``'s last part (``None`` when a section is missing)."""
+    *sections, last = dotted.split(".")
+    node: Any = data
+    for key in sections:
+        node = node.setdefault(key, {}) if create else node.get(key)
+        if not isinstance(node, dict):
+            return None, last
+    return node, last
+
+
+def _refuse_renamed(cls: type, data: dict, sources: dict[str, str]) -> None:
+    for old, (new, _) in _renamed(cls).items():
+        node, last = _parent(data, old)
+        if node is not None and last in node:
+            raise ConfigError(f"{sources.get(old, 'config')}: {old!r} was renamed to {new!r}")
+
+
+def migrate(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` (an older saved config) with the keys ``cls`` renamed moved to their
+    new place and value."""
+    data = copy.deepcopy(data)
+    for old, (new, convert) in _renamed(cls).items():
+        node, last = _parent(data, old)
+        if node is not None and last in node:
+            target, new_last = _parent(data, new, create=True)
+            target[new_last] = convert(node.pop(last))
+    return data
+
+
 def from_dict(cls: type[T], data: dict[str, Any], source: str = "config") -> T:
-    """Validate a plain dict (e.g. the config saved in a checkpoint) into ``cls``."""
+    """Validate a plain dict (e.g. the config saved in a checkpoint, whose renamed keys are
+    migrated) into ``cls``."""
+    data = migrate(cls, data)
     sources: dict[str, str] = {}
     _mark_sources(data, "", sources, source)
     sources = {k.lstrip("."): v for k, v in sources.items()}
@@ -195,6 +238,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     sources: dict[str, str] = {}
     data = load_yaml_tree(path, sources) if path is not None else {}
     data = apply_overrides(data, overrides or [], sources)
+    _refuse_renamed(cls, data, sources)
     return _build(cls, data, sources)
 
 

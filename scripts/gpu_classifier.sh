@@ -49,7 +49,7 @@ IFS=';' read -r -a _sets <<< "$SETS"
 for kv in "${_sets[@]}"; do [ -n "$kv" ] && EXTRA+=(--set "$kv"); done
 gp train classifier --config "$CONFIG" --manifest "$WORK/splits/train.csv" \
   --val-manifest "$WORK/splits/val.csv" --out "$WORK/run" --device "$DEVICE" \
-  --set "train.max_minutes=$MINUTES" --set "data.workers=$WORKERS" "${EXTRA[@]}"
+  --set "train.time_budget_s=$(awk "BEGIN { print $MINUTES * 60 }")" --set "data.workers=$WORKERS" "${EXTRA[@]}"
 cp "$WORK/run/config.yaml" "$WORK/run/metrics.jsonl" "$WORK/run/report.json" "$OUT/"
 
 stamp "evaluate on the held-out photos (with TTA; accuracy_without_tta alongside)"

@@ -66,7 +66,7 @@ stamp "convert $LABELS"
 stamp "split 90/10 (seed 0)"
 "$PY" -m garmentparse split "$OUT/coco.json" --out-dir "$OUT/split" --val 0.1 --seed 0
 
-SETS=(--set "solver.time_budget_s=$BUDGET_S")
+SETS=(--set "train.time_budget_s=$BUDGET_S")
 for kv in $EXTRA_SET; do SETS+=(--set "$kv"); done
 rm -rf "$OUT/run"
 TRAIN_CMD=("$PY" -m garmentparse train detector --config "$CONFIG" --train "$OUT/split/train.json"

@@ -7,14 +7,25 @@ One headless backbone (VGG16(-BN), ResNet, EfficientNet, MobileNet from torchvis
 - :func:`train_classifier` - crop manifest -> RUN_DIR with ``model.pt``.
 - :func:`evaluate_classifier` - per-head metrics, confusion matrices, TTA cost.
 - :func:`load_classifier` -> :class:`AttributeClassifier` with ``predict(crops, parts, top_k, tta)``.
+
+Names are imported on first use, so ``garmentparse.classifiers.config`` needs no torch.
 """
 
-from garmentparse.classifiers.backbones import BACKBONES, Backbone, build_backbone
+from __future__ import annotations
+
+
 from garmentparse.classifiers.config import ClassifierConfig, HeadConfig, load_classifier_config
-from garmentparse.classifiers.evaluate import EvalResult, evaluate_classifier
-from garmentparse.classifiers.model import HEADS, MultiHeadClassifier, masked_losses
-from garmentparse.classifiers.predict import AttributeClassifier, load_classifier, restrict_to_parts
-from garmentparse.classifiers.train import TrainResult, train_classifier
+from garmentparse.lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
+    "garmentparse.classifiers.backbones": ("BACKBONES", "Backbone", "build_backbone"),
+    "garmentparse.classifiers.evaluate": ("EvalResult", "evaluate_classifier"),
+    "garmentparse.classifiers.model": ("HEADS", "MultiHeadClassifier", "masked_losses"),
+    "garmentparse.classifiers.predict": ("AttributeClassifier", "load_classifier", "restrict_to_parts"),
+    "garmentparse.classifiers.train": ("train_classifier",),
+    "garmentparse.engine.loop": ("TrainResult",),
+})
+
 
 __all__ = [
     "BACKBONES", "HEADS", "AttributeClassifier", "Backbone", "ClassifierConfig", "EvalResult",

@@ -14,6 +14,7 @@ import torch
 import torchvision
 from torch import nn
 
+from garmentparse.engine.state import unwrap_state
 from garmentparse.registry import Registry
 
 
@@ -42,12 +43,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         data = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code runs
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
         raise ValueError(f"{path}: cannot read backbone weights: {exc}") from None
-    for key in ("state_dict", "model"):
-        if isinstance(data, dict) and isinstance(data.get(key), dict):
-            data = data[key]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise ValueError(f"{path}: not a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in data.items()}
+    return unwrap_state(data, str(path))
 
 
 def _fits(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], keys: list[str]) -> list[str]:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from garmentparse import vocab
-from garmentparse.config import ConfigError, load_config
+from garmentparse.config import ConfigError, Renamed, load_config
+from garmentparse.engine.config import TrainConfig
 
 COLOUR_HEADS = ("colour", "sub_colour")
 TTA_MODES = ("hflip", "crops")
@@ -68,7 +69,6 @@ class DataConfig:
     balance_power: float = 0.5  # sample weight = 1 / count**power (1: fully balanced)
     cache: bool = True  # decode every crop once into memory at input size
     workers: int = 2  # DataLoader worker processes (0: main process)
-    seed: int = 0
 
 
 @dataclass
@@ -95,15 +95,30 @@ class SolverConfig:
     label_smoothing: float = 0.0
 
 
+MONITORS = ("accuracy", "loss")
+
+
 @dataclass
-class TrainConfig:
+class ClassifierTrainConfig(TrainConfig):
+    """The shared ``train:`` section (:class:`garmentparse.engine.config.TrainConfig`) with the
+    classifier's defaults (periods 0: once per epoch; validation every epoch) and its own keys."""
+
     epochs: int = 60
-    patience: int = 10  # early stopping: epochs without validation improvement (0: off)
-    monitor: Literal["accuracy", "loss"] = "accuracy"  # mean head accuracy or total loss on validation
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
-    max_minutes: float | None = None  # stop after this wall time (best model kept)
-    grad_clip: float | None = 5.0
+    grad_clip: float = 5.0
+    patience: int = 10  # epochs (validations) without improvement
+    monitor: str = "accuracy"  # accuracy: mean head accuracy | loss: total loss, on validation
     channels_last: bool = True  # CUDA only
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.monitor not in MONITORS:
+            raise ValueError(f"key 'train.monitor': {self.monitor!r} is not one of {list(MONITORS)}")
+        if self.epochs < 1:
+            raise ValueError("key 'train.epochs': must be >= 1")
+
+
+def _minutes_to_seconds(minutes: Any) -> float:
+    return 0.0 if minutes is None else float(minutes) * 60
 
 
 @dataclass
@@ -127,8 +142,11 @@ class ClassifierConfig:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    RENAMED: ClassVar[Renamed] = {"data.seed": "train.seed",
+                                  "train.max_minutes": ("train.time_budget_s", _minutes_to_seconds)}
 
     def __post_init__(self) -> None:
         colour_heads = [h.attribute for h in self.model.heads if h.attribute in COLOUR_HEADS]
@@ -153,4 +171,4 @@ def load_classifier_config(path: str | Path | None = None,
 
 
 __all__ = ["ClassifierConfig", "ModelConfig", "HeadConfig", "DataConfig", "AugmentConfig",
-           "SolverConfig", "TrainConfig", "EvalConfig", "ConfigError", "load_classifier_config"]
+           "SolverConfig", "ClassifierTrainConfig", "EvalConfig", "ConfigError", "load_classifier_config"]

@@ -1,16 +1,16 @@
-"""Training: crops manifest -> multi-head classifier checkpoint in RUN_DIR.
+"""Training on the engine: crops manifest -> multi-head classifier checkpoint in RUN_DIR.
 
-RUN_DIR gets ``config.yaml`` (resolved), ``metrics.jsonl`` (one line per epoch),
-``report.json`` (skipped rows and why) and ``model.pt`` (weights + config + vocabulary; the
-best epoch on validation, or the last one without validation)."""
+Epoch based (SGDR stepped per iteration, validation each epoch, early stopping, best
+checkpoint). RUN_DIR (:class:`~garmentparse.engine.run.RunFolder`) gets ``config.yaml``
+(resolved), ``metrics.jsonl`` (one line per epoch), ``report.json`` (skipped rows and why),
+``last.pt`` (for ``--resume``) and ``model.pt`` (weights + config + vocabulary; the best epoch
+on validation, or the last one without validation)."""
 
 from __future__ import annotations
 
 import copy
-import json
-import math
-import time
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,36 +24,18 @@ from garmentparse.classifiers.data import (CropDataset, CropRecord, background_f
                                            infer_crop_size, load_crops, normalise, read_manifest, readable_crops,
                                            sample_weights, split_by_image, train_transform)
 from garmentparse.classifiers.model import MultiHeadClassifier, masked_losses
-from garmentparse.classifiers.predict import autocast
-from garmentparse.config import dump_yaml, to_dict
+from garmentparse.config import to_dict
+from garmentparse.engine.amp import autocast, bf16_enabled
+from garmentparse.engine.hooks import (BestCheckpoint, EarlyStopping, Evaluation, MetricsWriter,
+                                       PeriodicCheckpoint, ProgressHook, TimeBudget)
+from garmentparse.engine.loop import HookBase, Trainer, TrainResult
+from garmentparse.engine.optim import make_optimizer, param_groups
+from garmentparse.engine.run import RunFolder
+from garmentparse.engine.seeding import seed_everything, seed_worker
+from garmentparse.progress import ProgressCallback
 from garmentparse.report import Report
 
-
-@dataclass
-class TrainResult:
-    checkpoint: Path
-    best_epoch: int
-    best_score: float | None  # the monitored validation value (None without validation)
-    epochs: int
-    seconds: float
-    untrained_heads: list[str]
-    history: list[dict[str, Any]] = field(default_factory=list)
-    report: Report | None = None
-
-
-def _console():
-    from garmentparse.cli.common import console
-
-    return console
-
-
-def _param_groups(model: MultiHeadClassifier, lr: float, backbone_mult: float, wd: float) -> list[dict]:
-    groups: dict[tuple[bool, bool], list] = {}
-    for name, p in model.named_parameters():
-        key = (name.startswith("backbone."), p.ndim > 1)
-        groups.setdefault(key, []).append(p)
-    return [{"params": ps, "lr": lr * (backbone_mult if bb else 1.0), "weight_decay": wd if decay else 0.0}
-            for (bb, decay), ps in groups.items()]
+logger = logging.getLogger(__name__)
 
 
 def _to_device(targets: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -114,27 +96,39 @@ def _split_train_val(records: list[CropRecord], val_manifest: str | Path | None,
     if config.data.val_fraction <= 0 or len(images) < 5:
         return records, []
     train, val = split_by_image(records, [1 - config.data.val_fraction, config.data.val_fraction],
-                                config.data.seed)
+                                config.train.seed)
     return (train, val) if train and val else (records, [])
 
 
+def _row(trainer: Trainer, window: dict[str, float], evaluation: Evaluation | None) -> dict[str, Any]:
+    """The epoch line of ``metrics.jsonl``: train loss per head, lr, seconds, validation."""
+    row: dict[str, Any] = {"epoch": trainer.epoch, "iter": trainer.iter, "lr": trainer.optimizer.param_groups[0]["lr"],
+                           "train_loss": {k: v for k, v in window.items()
+                                          if k not in ("loss", "grad_norm", "seconds", "samples_per_s")},
+                           "seconds": round(window["seconds"], 3)}
+    if evaluation is not None and evaluation.latest_iter == trainer.iter:
+        val = evaluation.latest
+        row.update(val_loss=val["loss"], val_accuracy=val["accuracy"], monitor=evaluation.monitor(val))
+    return row
+
+
+def _describe(row: dict[str, Any]) -> str:
+    acc = ", ".join(f"{k} {v:.3f}" for k, v in row.get("val_accuracy", {}).items())
+    return (f"epoch {row['epoch']}: train loss {sum(row['train_loss'].values()):.3f}"
+            + (f", val acc {acc}" if acc else "") + f" ({row['seconds']:.1f}s)")
+
+
 def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: str | Path, *,
-                     val_manifest: str | Path | None = None, device: str = "auto",
-                     show_progress: bool = True) -> TrainResult:
+                     val_manifest: str | Path | None = None, device: str = "auto", resume: bool = False,
+                     on_progress: ProgressCallback | None = None) -> TrainResult:
     """Train the configured backbone + heads on a crop manifest; write RUN_DIR (see module doc).
+    ``resume`` continues RUN_DIR/last.pt (weights, optimiser, scheduler, epoch, best score).
 
     Missing labels are masked per head; a head with no label at all in the training data is
     kept in the model but marked untrained (the classifier will not answer for it)."""
-    start_time = time.perf_counter()
     config = copy.deepcopy(config)
-    out_dir = Path(out_dir)
-    if (out_dir / "model.pt").exists():
-        raise FileExistsError(f"{out_dir} already holds a trained classifier (model.pt): "
-                              "choose another --out or remove it")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    console = _console()
-    torch.manual_seed(config.data.seed)
-    np.random.seed(config.data.seed)
+    run = RunFolder(out_dir, kind="classifier", resume=resume)
+    seed_everything(config.train.seed)
     dev = resolve_device(device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
@@ -158,135 +152,104 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
         config.data.crop_size = infer_crop_size(train_records)
     vocabulary, untrained = build_vocabulary(train_records, heads, config.model.classes)
     for head in untrained:
-        console.print(f"[yellow]head {head!r} has no label in {manifest}: kept untrained, "
-                      "left out of predictions[/yellow]")
+        logger.warning("head %r has no label in %s: kept untrained, left out of predictions", head, manifest)
     if len(train_records) < 2:
         raise ValueError(f"{manifest}: {len(train_records)} usable training crop(s); need at least 2")
+    last = run.load_last()
+    if last is not None and last.vocabulary != vocabulary:
+        raise ValueError(f"--resume: {run.last_path} was trained on other class lists than {manifest} gives")
     report.counts.update(train_crops=len(train_records), val_crops=len(val_records))
     label_counts = {h: sum(1 for r in train_records if r.labels.get(h)) for h in heads}
-    (out_dir / "config.yaml").write_text(dump_yaml(config), encoding="utf-8")
+    run.start(config)
 
     train_ds = CropDataset(train_records, vocabulary, multi_label, size, fill,
                            train_transform(config.augment, size, fill), train_cache)
     batch_size = min(config.solver.batch_size, len(train_ds))
-    sampler = None
     bh = config.data.balance_head
-    if bh is not None and bh not in untrained:
-        weights = sample_weights(train_records, bh, config.data.balance_power)
-        sampler = WeightedRandomSampler(weights, num_samples=len(weights), replacement=True,
-                                        generator=torch.Generator().manual_seed(config.data.seed))
+    weights = sample_weights(train_records, bh, config.data.balance_power) if bh and bh not in untrained else None
     workers = config.data.workers
-    loader_kw: dict[str, Any] = {"num_workers": workers, "pin_memory": dev.type == "cuda"}
+    loader_kw: dict[str, Any] = {"num_workers": workers, "pin_memory": dev.type == "cuda",
+                                 "worker_init_fn": seed_worker if workers else None}
     if workers > 0:
         loader_kw.update(persistent_workers=True, prefetch_factor=4)
-    train_loader = DataLoader(train_ds, batch_size=batch_size, sampler=sampler, shuffle=sampler is None,
-                              drop_last=len(train_ds) % batch_size == 1, **loader_kw)
+
+    def train_loader(seed: int) -> DataLoader:
+        generator = torch.Generator().manual_seed(seed)
+        sampler = None if weights is None else WeightedRandomSampler(
+            weights, num_samples=len(weights), replacement=True, generator=generator)
+        return DataLoader(train_ds, batch_size=batch_size, sampler=sampler, shuffle=sampler is None,
+                          generator=generator, drop_last=len(train_ds) % batch_size == 1, **loader_kw)
+
+    def batches(start: int) -> Iterator[Any]:
+        loader = train_loader(config.train.seed + start)
+        while True:
+            yield from loader
+
     val_loader = None
     if val_records:
         val_ds = CropDataset(val_records, vocabulary, multi_label, size, fill, None, val_cache)
         if val_ds.labelled():
             val_loader = DataLoader(val_ds, batch_size=config.eval.batch_size, shuffle=False, **loader_kw)
         else:
-            console.print(f"[yellow]the {len(val_records)} validation crops carry no label of a trained "
-                          "class: training without validation (no early stopping, last epoch kept)[/yellow]")
+            logger.warning("the %d validation crops carry no label of a trained class: training without "
+                           "validation (no early stopping, last epoch kept)", len(val_records))
             report.add(str(val_manifest or manifest), "validation_unlabelled",
                        "no validation crop has a label of a trained class", action="validation_off")
 
     model = MultiHeadClassifier.from_config(config, vocabulary).to(dev)
-    if dev.type == "cuda" and config.train.channels_last:
+    channels_last = dev.type == "cuda" and config.train.channels_last
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     s = config.solver
-    optimizer = torch.optim.AdamW(_param_groups(model, s.lr, s.backbone_lr_mult, s.weight_decay), lr=s.lr)
-    iters = len(train_loader)
+    optimizer = make_optimizer("adamw", param_groups(model, lr=s.lr, weight_decay=s.weight_decay,
+                                                     backbone_lr_mult=s.backbone_lr_mult), lr=s.lr)
+    iters = len(train_loader(0))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         optimizer, T_0=max(1, s.t0_epochs * iters), T_mult=s.t_mult, eta_min=s.eta_min)
-    amp = config.train.amp and dev.type == "cuda"
-    console.print(f"training {config.model.backbone} ({config.model.split}) on {len(train_ds)} crops "
-                  f"({len(val_records)} for validation), heads {heads}, device {dev}, "
-                  f"{'bf16' if amp else 'fp32'}")
+    amp = bf16_enabled(config.train.amp, dev)
 
-    ckpt_path = out_dir / "model.pt"
-    history: list[dict[str, Any]] = []
-    best, best_epoch, stale = -math.inf, 0, 0
-    saved_epoch = 0
-    metrics_file = (out_dir / "metrics.jsonl").open("w", encoding="utf-8")
+    def step(batch: Any) -> tuple[dict[str, torch.Tensor], int]:
+        x, targets = batch
+        x = normalise(x.to(dev, non_blocking=True))
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(dev, amp):
+            logits = model(x)
+        return masked_losses(logits, _to_device(targets, dev), multi_label, s.label_smoothing), len(x)
 
-    def save(epoch: int, val: dict[str, Any] | None) -> None:
-        nonlocal saved_epoch
-        saved_epoch = epoch
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_checkpoint(Checkpoint("classifier", to_dict(config), vocabulary, state, {
-            "untrained_heads": untrained, "epoch": epoch, "validation": val,
-            "label_counts": label_counts, "train_manifest": str(manifest)}), ckpt_path)
+    t = config.train
+    hooks: list[HookBase] = [TimeBudget(t.time_budget_s)] if t.time_budget_s > 0 else []
+    evaluation = None
+    if val_loader is not None:
+        evaluation = Evaluation(lambda: validate(model, val_loader, dev, amp, multi_label, thresholds),
+                                t.eval_period, monitor=lambda val: _monitor(val, t.monitor, loss_weights))
+        hooks += [evaluation, BestCheckpoint(run, evaluation), EarlyStopping(evaluation, t.patience)]
+    hooks += [MetricsWriter(run, t.log_period, row=lambda tr, w: _row(tr, w, evaluation), describe=_describe),
+              PeriodicCheckpoint(run, t.checkpoint_period), ProgressHook(on_progress)]
+    template = Checkpoint("classifier", to_dict(config), vocabulary, {}, {
+        "untrained_heads": untrained, "label_counts": label_counts, "train_manifest": str(manifest)})
+    trainer = Trainer(model=model, optimizer=optimizer, scheduler=scheduler, step=step, data=batches,
+                      max_iter=t.epochs * iters, template=template, loss_weights=loss_weights,
+                      grad_clip=t.grad_clip, epoch_length=iters, hooks=hooks)
+    if last is not None:
+        trainer.resume(last)
+        logger.info("resuming %s at epoch %d", run.last_path, trainer.epoch)
+    logger.info("training %s (%s) on %d crops (%d for validation), heads %s, device %s, %s",
+                config.model.backbone, config.model.split, len(train_ds), len(val_records), heads, dev,
+                "bf16" if amp else "fp32")
+    trainer.train()
 
-    from garmentparse.cli.common import progress as make_progress
-
-    bar = make_progress(transient=True) if show_progress else None
-    epoch = 0
-    try:
-        if bar:
-            bar.start()
-        for epoch in range(1, config.train.epochs + 1):
-            model.train()
-            task = bar.add_task(f"epoch {epoch}", total=iters) if bar else None
-            sums: dict[str, float] = {}
-            t0 = time.perf_counter()
-            for x, targets in train_loader:
-                x = normalise(x.to(dev, non_blocking=True))
-                if dev.type == "cuda" and config.train.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                targets = _to_device(targets, dev)
-                with autocast(dev, amp):
-                    logits = model(x)
-                losses = masked_losses(logits, targets, multi_label, s.label_smoothing)
-                loss = sum(loss_weights[k] * v for k, v in losses.items())
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.train.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
-                if bar:
-                    bar.advance(task)
-            if bar:
-                bar.remove_task(task)
-            row: dict[str, Any] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"],
-                                   "train_loss": {k: v / iters for k, v in sums.items()},
-                                   "seconds": round(time.perf_counter() - t0, 3)}
-            val = validate(model, val_loader, dev, amp, multi_label, thresholds) if val_loader else None
-            if val is not None:
-                row["val_loss"], row["val_accuracy"] = val["loss"], val["accuracy"]
-                score = _monitor(val, config.train.monitor, loss_weights)
-                row["monitor"] = score
-                if score > best:
-                    best, best_epoch, stale = score, epoch, 0
-                    save(epoch, val)
-                else:
-                    stale += 1
-            history.append(row)
-            metrics_file.write(json.dumps(row) + "\n")
-            metrics_file.flush()
-            acc = ", ".join(f"{k} {v:.3f}" for k, v in (val or {}).get("accuracy", {}).items())
-            console.print(f"epoch {epoch}: train loss {sum(row['train_loss'].values()):.3f}"
-                          + (f", val acc {acc}" if acc else "") + f" ({row['seconds']:.1f}s)")
-            if config.train.patience and val is not None and stale >= config.train.patience:
-                console.print(f"early stop: no validation improvement for {stale} epochs (best: epoch {best_epoch})")
-                break
-            elapsed = (time.perf_counter() - start_time) / 60
-            if config.train.max_minutes is not None and elapsed >= config.train.max_minutes:
-                console.print(f"time limit: stopping after {elapsed:.1f} min (train.max_minutes)")
-                break
-    finally:
-        if bar:
-            bar.stop()
-        metrics_file.close()
-    if val_loader is None or not saved_epoch:  # no validation (or it never scored): keep the last
-        best_epoch = epoch
-        save(epoch, None)
-    report.save(out_dir / "report.json")
+    best_iter = evaluation.best_iter if evaluation is not None else None
+    if best_iter is None:  # no validation (or it never scored): keep the last epoch
+        save_checkpoint(trainer.checkpoint(validation=None), run.model_path)
+        best_iter = trainer.iter
+    report.save(run.path / "report.json")
     for p in report.problems:
-        console.print(f"skipped {p.file}: {p.reason} {p.detail}")
-    return TrainResult(ckpt_path, best_epoch, best if val_loader is not None else None, epoch,
-                       time.perf_counter() - start_time, untrained, history, report)
+        logger.warning("skipped %s: %s %s", p.file, p.reason, p.detail)
+    seconds = trainer.session_seconds()
+    return TrainResult(run.path, run.model_path, trainer.iter, trainer.samples / max(seconds, 1e-9),
+                       trainer.losses[-1] if trainer.losses else None,
+                       evaluation.latest if evaluation else None, report, trainer.losses, trainer.start_iter,
+                       seconds=seconds, epochs=trainer.epoch, best_epoch=best_iter // iters,
+                       best_score=evaluation.best if evaluation is not None and evaluation.best_iter is not None
+                       else None, history=trainer.history, extra={"untrained_heads": untrained})

@@ -8,22 +8,26 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json, print_report, progress
+from garmentparse.cli.common import console, print_json, print_report, progress, progress_bar, setup_logging
 
 
 def train_classifier_command(
-    config: Optional[Path] = typer.Option(None, "--config", help="Classifier YAML, e.g. configs/classification/tiny.yaml (CPU) or resnet50.yaml (GPU). Without it: the built-in defaults (ResNet-50, as configs/classification/base.yaml)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Classifier YAML, e.g. configs/classification/tiny.yaml (CPU) or resnet50.yaml (GPU). Without it: the built-in defaults (ResNet-50, as configs/classification/base.yaml); with --resume: RUN_DIR/config.yaml."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Training crops: manifest.csv written by `garmentparse crop`."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder: config.yaml, metrics.jsonl, report.json, model.pt."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder: config.yaml, metrics.jsonl, report.json, last.pt, model.pt."),
     val_manifest: Optional[Path] = typer.Option(None, "--val-manifest", help="Validation crops for early stopping (default: data.val_fraction of the training images)."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set solver.lr=3e-4 (repeatable)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.pt: model, optimiser, scheduler, epoch, best score."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML on stdout and exit."),
+    show_progress: bool = typer.Option(True, "--progress/--no-progress", help="Rich progress bar on stderr."),
 ) -> None:
     """Train a multi-head attribute classifier on garment crops."""
     from garmentparse.classifiers import load_classifier_config, train_classifier
     from garmentparse.config import ConfigError, dump_yaml
 
+    if config is None and resume and out is not None and (out / "config.yaml").is_file():
+        config = out / "config.yaml"
     try:
         cfg = load_classifier_config(config, overrides or [])
     except ConfigError as exc:
@@ -34,8 +38,11 @@ def train_classifier_command(
         return
     if manifest is None or out is None:
         raise typer.BadParameter("--manifest and --out are required to train", param_hint="--manifest/--out")
+    setup_logging()
     try:
-        result = train_classifier(cfg, manifest, out, val_manifest=val_manifest, device=device)
+        with progress_bar("train", enabled=show_progress) as on_progress:
+            result = train_classifier(cfg, manifest, out, val_manifest=val_manifest, device=device,
+                                      resume=resume, on_progress=on_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -44,7 +51,7 @@ def train_classifier_command(
         monitor, value = cfg.train.monitor, result.best_score
         best = f", best validation {'mean accuracy' if monitor == 'accuracy' else 'loss'} " \
                f"{value if monitor == 'accuracy' else -value:.4f} at epoch {result.best_epoch}"
-    console.print(f"trained {result.epochs} epochs in {result.seconds:.0f}s{best}; wrote {result.checkpoint}")
+    console.print(f"trained {result.epochs} epochs in {result.seconds:.0f}s{best}; wrote {result.model_path}")
 
 
 def eval_classifier_command(

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json
+from garmentparse.cli.common import console, print_json, progress_bar, setup_logging
 
 DEVICE_HELP = "auto (CUDA when available) | cpu | cuda"
 
@@ -55,10 +55,13 @@ def train_detector_command(
     missing = [name for name, v in (("--train", train_json), ("--images", images), ("--out", out)) if v is None]
     if missing:
         _fail(f"missing {', '.join(missing)}", 2)
+    setup_logging()
     try:
-        result = train_detector(cfg, train_json, images, out, val_json=val, val_images=val_images,
-                                device=device, resume=resume, progress=show_progress,
-                                log=lambda msg: console.print(escape(msg)))
+        with progress_bar("train", enabled=show_progress, transient=False) as on_progress:
+            result = train_detector(cfg, train_json, images, out, val_json=val, val_images=val_images,
+                                    device=device, resume=resume, on_progress=on_progress)
+    except KeyError as exc:  # an unknown registry name (backend, backbone)
+        _fail(str(exc.args[0]), 2)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     console.print(f"model: {escape(str(result.model_path))}  iterations: {result.iterations}  "

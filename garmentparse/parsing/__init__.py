@@ -12,34 +12,44 @@ Backends (:data:`BACKENDS`): ``torchvision`` (default) and ``detectron2`` (optio
 where ``import detectron2`` works; untested here). Backbones (:data:`BACKBONES`):
 ``resnet50_fpn``, ``resnet50_fpn_v2``, ``resnet101_fpn``, ``resnet18_fpn``,
 ``mobilenet_v3_large_fpn``.
+
+Names are imported on first use, so ``garmentparse.parsing.config`` needs no torch.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from garmentparse.parsing.backbones import BACKBONES, BackboneSpec
-from garmentparse.parsing.backends import BACKENDS, available_backends
+from garmentparse.lazy import lazy_exports
 from garmentparse.parsing.config import (ConfigError, DetectorConfig, config_from_dict,
                                          load_detector_config)
-from garmentparse.parsing.evaluate import coco_metrics, evaluate_detector, evaluate_segmenter
-from garmentparse.parsing.model import build_model, enable_bf16, initialise
-from garmentparse.parsing.predict import PredictSummary, predict_folder
-from garmentparse.parsing.segmenter import (Segmenter, TorchvisionSegmenter, load_segmenter,
-                                            segmenter_from_checkpoint)
-from garmentparse.parsing.train import TrainResult
+from garmentparse.progress import ProgressCallback
+
+__getattr__ = lazy_exports(__name__, {
+    "garmentparse.parsing.backbones": ("BACKBONES", "BackboneSpec"),
+    "garmentparse.parsing.backends": ("BACKENDS", "available_backends"),
+    "garmentparse.parsing.evaluate": ("coco_metrics", "evaluate_detector", "evaluate_segmenter"),
+    "garmentparse.parsing.model": ("build_model", "enable_bf16", "initialise"),
+    "garmentparse.parsing.predict": ("PredictSummary", "predict_folder"),
+    "garmentparse.parsing.segmenter": ("Segmenter", "TorchvisionSegmenter", "load_segmenter",
+                                       "segmenter_from_checkpoint"),
+    "garmentparse.engine.loop": ("TrainResult",),
+})
 
 
 def train_detector(cfg: DetectorConfig, train_json: str | Path, images_dir: str | Path,
                    out_dir: str | Path, *, val_json: str | Path | None = None,
                    val_images: str | Path | None = None, device: str = "auto", resume: bool = False,
-                   progress: bool = True, log: Callable[[str], None] | None = None) -> TrainResult | Any:
+                   on_progress: ProgressCallback | None = None) -> Any:
     """Train the backend ``cfg.model.backend`` names; writes the run folder ``out_dir``
-    (``config.yaml``, ``metrics.jsonl``, ``last.pt``, ``model.pt``, ``eval.json``)."""
+    (``config.yaml``, ``metrics.jsonl``, ``last.pt``, ``model.pt``, ``eval.json``) and returns
+    a :class:`~garmentparse.engine.loop.TrainResult`."""
+    from garmentparse.parsing.backends import BACKENDS
+
     backend = BACKENDS.get(cfg.model.backend)
     return backend.train(cfg, Path(train_json), Path(images_dir), Path(out_dir), val_json=val_json,
-                         val_images=val_images, device=device, resume=resume, progress=progress, log=log)
+                         val_images=val_images, device=device, resume=resume, on_progress=on_progress)
 
 
 __all__ = [

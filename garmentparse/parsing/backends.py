@@ -120,10 +120,10 @@ def detectron2_cfg(cfg: DetectorConfig, num_classes: int, out_dir: Path | None =
     d2.SOLVER.STEPS = tuple(s.steps)
     d2.SOLVER.GAMMA = s.gamma
     d2.SOLVER.CHECKPOINT_PERIOD = cfg.train.checkpoint_period
-    d2.SOLVER.CLIP_GRADIENTS.ENABLED = s.clip_grad_norm > 0
+    d2.SOLVER.CLIP_GRADIENTS.ENABLED = cfg.train.grad_clip > 0
     d2.SOLVER.CLIP_GRADIENTS.CLIP_TYPE = "norm"
-    d2.SOLVER.CLIP_GRADIENTS.CLIP_VALUE = s.clip_grad_norm or 1.0
-    d2.SOLVER.AMP.ENABLED = m.amp  # detectron2's AMP is fp16 autocast with a grad scaler
+    d2.SOLVER.CLIP_GRADIENTS.CLIP_VALUE = cfg.train.grad_clip or 1.0
+    d2.SOLVER.AMP.ENABLED = cfg.train.amp  # detectron2's AMP is fp16 autocast with a grad scaler
     d2.DATALOADER.NUM_WORKERS = cfg.data.workers
     d2.DATALOADER.FILTER_EMPTY_ANNOTATIONS = not cfg.data.keep_empty_images
     if cfg.data.sampler == "repeat_factor":

@@ -1,17 +1,19 @@
 """The detector config: nested dataclasses validated by :func:`garmentparse.config.load_config`.
 
 Every key has a default, so a YAML file only names what it changes; ``_base_`` chains and
-``--set section.key=value`` overrides come from the shared loader. Semantic checks (a backbone
-that is not registered, a warm-up longer than training, ...) raise errors naming the key.
+``--set section.key=value`` overrides come from the shared loader. Semantic checks (a
+probability above 1, steps out of order, ...) raise errors naming the key; backend and
+backbone names are checked when the model is built (their registries need torch).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from garmentparse.config import ConfigError, dump_yaml, from_dict, load_config, to_dict
+from garmentparse.config import ConfigError, Renamed, dump_yaml, from_dict, load_config, to_dict
+from garmentparse.engine.config import TrainConfig
 
 INIT_CHOICES = ("none", "imagenet", "coco")
 
@@ -43,17 +45,9 @@ class ModelConfig:
     box_nms_thresh: float = 0.5
     detections_per_img: int = 50
     mask_threshold: float = 0.5
-    amp: bool = True  # bf16 autocast on CUDA (backbone and head features); CPU always runs fp32
     detectron2_config: str = ""  # detectron2 backend: model-zoo config ("" = by backbone)
 
     def __post_init__(self) -> None:
-        from garmentparse.parsing.backbones import BACKBONES
-        from garmentparse.parsing.backends import BACKENDS
-
-        _check(self.backend in BACKENDS, "model.backend",
-               f"unknown backend {self.backend!r}; known: {', '.join(BACKENDS.names())}")
-        _check(self.backbone in BACKBONES, "model.backbone",
-               f"unknown backbone {self.backbone!r}; known: {', '.join(BACKBONES.names())}")
         _check(self.init in INIT_CHOICES or self.init.endswith((".pth", ".pt", ".pkl", ".bin")),
                "model.init", f"{self.init!r} is not none|imagenet|coco or a weights file "
                "(.pth/.pt/.pkl/.bin)")
@@ -142,8 +136,6 @@ class SolverConfig:
     steps: list[int] = field(default_factory=list)  # step schedule: iterations where lr *= gamma
     gamma: float = 0.1
     min_lr_factor: float = 0.0  # cosine: final lr = base_lr * min_lr_factor
-    clip_grad_norm: float = 0.0  # 0 = off
-    time_budget_s: float = 0.0  # > 0: shorten max_iter so training fits (estimated after warm-up)
 
     def __post_init__(self) -> None:
         _check(self.base_lr > 0, "solver.base_lr", "must be > 0")
@@ -154,26 +146,29 @@ class SolverConfig:
                "solver.steps", "must be increasing positive iterations")
         _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "solver.betas",
                "must be two numbers in [0, 1)")
-        _check(self.clip_grad_norm >= 0, "solver.clip_grad_norm", "must be >= 0")
         _check(self.weight_decay >= 0 and self.weight_decay_norm >= 0, "solver.weight_decay",
                "must be >= 0")
         _check(0.0 <= self.min_lr_factor <= 1.0, "solver.min_lr_factor", "must be in [0, 1]")
-        _check(self.time_budget_s >= 0, "solver.time_budget_s", "must be >= 0")
+
+
+MONITORS = ("bbox.AP", "bbox.AP50", "bbox.AP75", "segm.AP", "segm.AP50", "segm.AP75")
 
 
 @dataclass
-class TrainConfig:
-    """Run bookkeeping."""
+class DetectorTrainConfig(TrainConfig):
+    """The shared ``train:`` section (:class:`garmentparse.engine.config.TrainConfig`) with
+    the detector's defaults. ``amp`` also applies to evaluation and prediction; ``patience``
+    counts evaluations on ``--val`` (every ``eval_period`` iterations)."""
 
-    seed: int = 0
-    checkpoint_period: int = 500  # save last.pt every N iterations (and at the end)
-    log_period: int = 20  # metrics.jsonl line every N iterations
-    eval_period: int = 0  # evaluate on --val every N iterations (0 = only at the end)
+    checkpoint_period: int = 500
+    log_period: int = 20
+    monitor: str = "segm.AP"  # bbox|segm . AP|AP50|AP75 on --val
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _check(self.checkpoint_period >= 1, "train.checkpoint_period", "must be >= 1")
         _check(self.log_period >= 1, "train.log_period", "must be >= 1")
-        _check(self.eval_period >= 0, "train.eval_period", "must be >= 0")
+        _check(self.monitor in MONITORS, "train.monitor", f"must be one of {list(MONITORS)}")
 
 
 @dataclass
@@ -199,8 +194,11 @@ class DetectorConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     data: DataConfig = field(default_factory=DataConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: DetectorTrainConfig = field(default_factory=DetectorTrainConfig)
     test: TestConfig = field(default_factory=TestConfig)
+
+    RENAMED: ClassVar[Renamed] = {"model.amp": "train.amp", "solver.clip_grad_norm": "train.grad_clip",
+                                  "solver.time_budget_s": "train.time_budget_s"}
 
     def __post_init__(self) -> None:
         s = self.solver
@@ -224,5 +222,5 @@ def is_weights_path(init: str) -> bool:
 
 
 __all__ = ["DetectorConfig", "ModelConfig", "InputConfig", "AugmentConfig", "DataConfig",
-           "SolverConfig", "TrainConfig", "TestConfig", "load_detector_config", "config_from_dict",
+           "SolverConfig", "DetectorTrainConfig", "TestConfig", "load_detector_config", "config_from_dict",
            "ConfigError", "dump_yaml", "to_dict", "is_weights_path"]

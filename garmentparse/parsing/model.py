@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredic
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
+from garmentparse.engine.state import LoadReport, load_matching, unwrap_state
 from garmentparse.parsing.backbones import BACKBONES, BackboneSpec, group_norm
 from garmentparse.parsing.config import DetectorConfig, ModelConfig, is_weights_path
 
@@ -108,63 +108,6 @@ def set_input_size(model: MaskRCNN, cfg: DetectorConfig, train: bool) -> None:
 # ---------------------------------------------------------------- initialisation
 
 
-@dataclass
-class InitReport:
-    """What an initialisation loaded: tensors matched, skipped (shape) and not found."""
-
-    source: str
-    loaded: int = 0
-    total: int = 0
-    skipped_shape: list[str] = field(default_factory=list)
-    unexpected: int = 0
-
-    def summary(self) -> str:
-        if self.source == "none":
-            return "init none: random weights"
-        text = f"init {self.source}: loaded {self.loaded}/{self.total} tensors"
-        if self.skipped_shape:
-            text += f", skipped {len(self.skipped_shape)} with other shapes ({', '.join(self.skipped_shape[:4])}"
-            text += ", ...)" if len(self.skipped_shape) > 4 else ")"
-        if self.unexpected:
-            text += f", {self.unexpected} unused"
-        return text
-
-
-def load_matching(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> InitReport:
-    """Copy every tensor of ``state`` whose key and shape match ``model``; report the rest."""
-    own = model.state_dict()
-    report = InitReport(source, total=len(own))
-    take = {}
-    for key, value in state.items():
-        if key not in own:
-            report.unexpected += 1
-        elif tuple(own[key].shape) != tuple(value.shape):
-            report.skipped_shape.append(key)
-        else:
-            take[key] = value
-    if not take:
-        raise ValueError(f"{source}: no tensor matches this model (keys like "
-                         f"{', '.join(list(state)[:3])} vs {', '.join(list(own)[:3])})")
-    model.load_state_dict(take, strict=False)
-    report.loaded = len(take)
-    return report
-
-
-def _unwrap_state(obj: Any, path: str) -> dict[str, torch.Tensor]:
-    """The tensor dict inside a saved file: a garmentparse checkpoint, ``{"model": ...}``,
-    ``{"state_dict": ...}`` or a bare state dict; ``module.`` prefixes (DDP) removed."""
-    for key in ("state_dict", "model"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    if isinstance(obj, nn.Module):
-        obj = obj.state_dict()
-    if not isinstance(obj, dict) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path}: not a state dict (no tensors found)")
-    return {(k[7:] if k.startswith("module.") else k): v for k, v in obj.items()
-            if isinstance(v, torch.Tensor)}
-
-
 def map_keys(state: dict[str, torch.Tensor], spec: BackboneSpec) -> dict[str, torch.Tensor]:
     """Place a full-model, backbone-with-FPN or classification-net state dict on model keys."""
     keys = list(state)
@@ -175,13 +118,13 @@ def map_keys(state: dict[str, torch.Tensor], spec: BackboneSpec) -> dict[str, to
     return spec.imagenet_keys(state)  # a classification network (resnet / mobilenet)
 
 
-def initialise(model: MaskRCNN, model_cfg: ModelConfig) -> InitReport:
+def initialise(model: MaskRCNN, model_cfg: ModelConfig) -> LoadReport:
     """Load the weights ``model_cfg.init`` names. ``imagenet``/``coco`` download from
     torchvision's model hub (internet needed, cached under ``$TORCH_HOME``)."""
     init = model_cfg.init
     spec = BACKBONES.get(model_cfg.backbone)
     if init == "none":
-        return InitReport("none")
+        return LoadReport("none")
     if init == "imagenet":
         weights = spec.imagenet()
         return load_matching(model, spec.imagenet_keys(weights.get_state_dict(progress=True)),
@@ -200,7 +143,7 @@ def initialise(model: MaskRCNN, model_cfg: ModelConfig) -> InitReport:
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types
         raise ValueError(f"model.init: cannot read {path} as a torch state dict "
                          f"(weights_only load): {exc}") from None
-    return load_matching(model, map_keys(_unwrap_state(obj, str(path)), spec), str(path))
+    return load_matching(model, map_keys(unwrap_state(obj, str(path)), spec), str(path))
 
 
 # ---------------------------------------------------------------- mixed precision
@@ -238,5 +181,5 @@ def enable_bf16(model: MaskRCNN, device_type: str = "cuda") -> None:
         module._gp_bf16 = device_type
 
 
-__all__ = ["build_model", "initialise", "load_matching", "map_keys", "enable_bf16",
-           "set_input_size", "InitReport", "resolved_norm", "is_weights_path"]
+__all__ = ["build_model", "initialise", "map_keys", "enable_bf16",
+           "set_input_size", "LoadReport", "resolved_norm", "is_weights_path"]

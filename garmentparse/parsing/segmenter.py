@@ -47,7 +47,7 @@ class TorchvisionSegmenter(Segmenter):
         self.class_names = list(class_names)
         self.config = config
         self.batch_size = batch_size or config.test.batch_size
-        self.amp = bool(amp and config.model.amp and self.device.type == "cuda")
+        self.amp = bool(amp and config.train.amp and self.device.type == "cuda")
         self.model = model.to(self.device).eval()
         set_input_size(self.model, config, train=False)
         if self.amp:

@@ -182,15 +182,15 @@ def test_train_with_validation_shared_dense_and_multilabel(ccp_crops, tmp_path):
         "model.heads=[{attribute: category}, {attribute: colour, type: mlp, hidden: 16}, {attribute: material}]",
         "train.epochs=6", "train.patience=2", "train.monitor=loss", "train.amp=true", "model.classes=all"])
     result = train_classifier(cfg, splits["train"], tmp_path / "run", val_manifest=splits["val"],
-                              device="cpu", show_progress=False)
-    assert result.untrained_heads == []
+                              device="cpu")
+    assert result.extra["untrained_heads"] == []
     assert result.best_score is not None and 1 <= result.best_epoch <= result.epochs <= 6
-    ckpt = load_checkpoint(result.checkpoint)
+    ckpt = load_checkpoint(result.model_path)
     assert ckpt.extra["epoch"] == result.best_epoch
     assert len(ckpt.vocabulary["category"]) == 21  # classes: all
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all("val_loss" in r and r["train_loss"]["material"] > 0 for r in rows)
-    clf = load_classifier(result.checkpoint, device="cpu")
+    clf = load_classifier(result.model_path, device="cpu")
     pred = clf.predict([load_rgb(r.path) for r in read_manifest(splits["val"])[:3]])
     assert pred[0]["material"].labels is not None  # multi-label: every value over the threshold
     metrics = evaluate_classifier(clf, splits["val"]).metrics["material"]
@@ -246,11 +246,11 @@ def test_unreadable_crops_are_dropped_before_class_lists_without_cache(tmp_path,
     manifest = _copy_manifest(ccp_crops, tmp_path / "m.csv", add_junk)
     cfg = load_classifier_config(TINY, ["train.epochs=1", "data.cache=false", "data.val_fraction=0",
                                         "model.heads=[{attribute: category}, {attribute: sleeve_length}]"])
-    result = train_classifier(cfg, manifest, tmp_path / "run", device="cpu", show_progress=False)
+    result = train_classifier(cfg, manifest, tmp_path / "run", device="cpu")
     assert [p.file for p in result.report.problems if p.reason == "crop_unreadable"] == [str(junk)]
-    ckpt = load_checkpoint(result.checkpoint)
+    ckpt = load_checkpoint(result.model_path)
     assert "hoodie" not in ckpt.vocabulary["category"]
-    assert result.untrained_heads == ["sleeve_length"]
+    assert result.extra["untrained_heads"] == ["sleeve_length"]
 
 
 def test_validation_without_labels_is_no_validation(tmp_path, ccp_crops):
@@ -262,8 +262,7 @@ def test_validation_without_labels_is_no_validation(tmp_path, ccp_crops):
     val = _copy_manifest(ccp_crops, tmp_path / "val.csv", blank)
     cfg = load_classifier_config(TINY, ["train.epochs=3", "train.patience=1",
                                         "model.heads=[{attribute: category}, {attribute: colour}]"])
-    result = train_classifier(cfg, ccp_crops, tmp_path / "run", val_manifest=val, device="cpu",
-                              show_progress=False)
+    result = train_classifier(cfg, ccp_crops, tmp_path / "run", val_manifest=val, device="cpu")
     assert result.epochs == 3 and result.best_epoch == 3
     assert any(p.reason == "validation_unlabelled" for p in result.report.problems)
 
@@ -287,3 +286,22 @@ def test_manifest_quirks_and_crop_dtypes(tmp_path, ccp_crops, trained):
         clf.predict([crop.astype(np.float32) / 255])
     with pytest.raises(ValueError, match="top_k"):
         clf.predict([crop], top_k=0)
+
+
+def test_resume_continues_from_last_epoch(tmp_path, ccp_crops):
+    """`train classifier --resume` continues RUN_DIR/last.pt (weights, optimiser, scheduler,
+    epoch) with a longer schedule; without --resume the run is not overwritten."""
+    run = tmp_path / "run"
+    args = ["train", "classifier", "--manifest", ccp_crops, "--out", run, "--device", "cpu", "--no-progress"]
+    invoke(*args, "--config", TINY, "--set", "train.epochs=1")
+    last = load_checkpoint(run / "last.pt", expect_kind="classifier")
+    assert last.extra["epoch"] == 1 and {"optimizer", "scheduler"} <= set(last.extra)
+    result = runner.invoke(_app(), [str(a) for a in args] + ["--config", str(TINY)])
+    assert result.exit_code == 2 and "--resume" in result.output
+    invoke(*args, "--resume", "--set", "train.epochs=2")  # config from RUN_DIR/config.yaml
+    last = load_checkpoint(run / "last.pt")
+    iters = last.extra["iteration"] // 2
+    assert last.extra["epoch"] == 2 and last.extra["scheduler"]["last_epoch"] == 2 * iters
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert load_checkpoint(run / "model.pt").extra["epoch"] == 2

@@ -28,7 +28,7 @@ def test_base_chain_and_overrides():
     assert tiny.solver.optimizer == "adamw"  # from cpu_light.yaml
     assert tiny.augment.hflip == 0.5  # from base.yaml
     gpu = load_detector_config(REPO / "configs/detection/r50_fpn_v2.yaml")
-    assert gpu.model.backbone == "resnet50_fpn_v2" and gpu.model.amp
+    assert gpu.model.backbone == "resnet50_fpn_v2" and gpu.train.amp
     over = load_detector_config(TINY, ["solver.base_lr=0.01", "input.min_size_train=[64, 80]",
                                        "model.init=coco"])
     assert over.solver.base_lr == 0.01 and over.input.min_size_train == [64, 80]
@@ -59,9 +59,7 @@ def test_config_errors_name_key_and_file(tmp_path, body, key):
 
 
 @pytest.mark.parametrize("override, key", [
-    ("model.backbone=resnet9000", "model.backbone"),
     ("model.init=weights.txt", "model.init"),
-    ("model.backend=caffe", "model.backend"),
     ("input.max_size_train=64", "input.max_size_train"),
     ("augment.hflip=1.5", "augment.hflip"),
     ("solver.steps=[30, 10]", "solver.steps"),

@@ -127,10 +127,10 @@ def test_coco_metrics_edge_cases(ccp_coco):
 def test_resume_continues_from_saved_iteration(ccp_coco, tmp_path):
     run = tmp_path / "run"
     cfg = load_detector_config(TINY, ["solver.max_iter=4", "train.checkpoint_period=2", "train.log_period=2"])
-    first = train_detector(cfg, ccp_coco["train"], ccp_coco["images"], run, device="cpu", progress=False)
+    first = train_detector(cfg, ccp_coco["train"], ccp_coco["images"], run, device="cpu")
     assert first.iterations == 4 and load_checkpoint(run / "last.pt").extra["iteration"] == 4
     with pytest.raises(FileExistsError, match="--resume"):
-        train_detector(cfg, ccp_coco["train"], ccp_coco["images"], run, device="cpu", progress=False)
+        train_detector(cfg, ccp_coco["train"], ccp_coco["images"], run, device="cpu")
     # longer schedule from the command line, config taken from RUN_DIR/config.yaml
     invoke("train", "detector", "--train", ccp_coco["train"], "--images", ccp_coco["images"], "--out", run,
            "--resume", "--set", "solver.max_iter=6", "--device", "cpu", "--no-progress")
@@ -142,7 +142,7 @@ def test_resume_continues_from_saved_iteration(ccp_coco, tmp_path):
     assert iters == [2, 4, 6]  # continued at 5-6, not restarted at 1
     with pytest.raises(FileNotFoundError, match="nothing to continue"):
         train_detector(cfg, ccp_coco["train"], ccp_coco["images"], tmp_path / "empty", resume=True,
-                       device="cpu", progress=False)
+                       device="cpu")
 
 
 def test_lr_schedule():
@@ -209,11 +209,10 @@ def test_model_pt_as_init_for_fine_tuning(trained, tmp_path):
 def test_time_budget_shortens_training(ccp_coco, tmp_path):
     import time
 
-    cfg = load_detector_config(TINY, ["solver.max_iter=1000", "solver.time_budget_s=6",
+    cfg = load_detector_config(TINY, ["solver.max_iter=1000", "train.time_budget_s=6",
                                       "train.checkpoint_period=1000"])
     t = time.perf_counter()
-    result = train_detector(cfg, ccp_coco["train"], ccp_coco["images"], tmp_path / "run", device="cpu",
-                            progress=False)
+    result = train_detector(cfg, ccp_coco["train"], ccp_coco["images"], tmp_path / "run", device="cpu")
     assert result.iterations < 1000
     assert time.perf_counter() - t < 6 + 20  # budget plus start-up, save and one slow iteration
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

@@ -1,0 +1,56 @@
+"""The run folder: one directory per training run, never silently overwritten.
+
+It holds ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one JSON object a line),
+``last.pt`` (everything ``--resume`` needs) and ``model.pt`` (the checkpoint other commands
+take), plus whatever the stage adds (``eval.json``, ``report.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from garmentparse.checkpoint import Checkpoint, load_checkpoint
+from garmentparse.config import dump_yaml
+
+
+class RunFolder:
+    """``RunFolder(path, kind=..., resume=False)``: a new run refuses a folder that already
+    holds one; ``resume=True`` requires ``last.pt`` there and continues it. ``kind`` is the
+    checkpoint kind (``detector``, ``classifier``)."""
+
+    def __init__(self, path: str | Path, *, kind: str, resume: bool = False) -> None:
+        self.path = Path(path)
+        self.kind = kind
+        self.resume = resume
+        self.config_path = self.path / "config.yaml"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.last_path = self.path / "last.pt"
+        self.model_path = self.path / "model.pt"
+        if resume and not self.last_path.is_file():
+            raise FileNotFoundError(f"--resume: {self.last_path} does not exist, nothing to continue")
+        if not resume:
+            held = [p.name for p in (self.last_path, self.model_path) if p.is_file()]
+            if held:
+                raise FileExistsError(f"{self.path} already holds a trained {kind} ({', '.join(held)}): pass "
+                                      "--resume to continue it, or choose another --out")
+
+    def start(self, config: Any) -> None:
+        """Create the folder and write the resolved ``config.yaml``."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(dump_yaml(config), encoding="utf-8")
+
+    def load_last(self) -> Checkpoint | None:
+        """``last.pt`` when resuming (``None`` for a new run)."""
+        return load_checkpoint(self.last_path, expect_kind=self.kind) if self.resume else None
+
+    def log_metrics(self, row: dict[str, Any]) -> None:
+        """Append one JSON line to ``metrics.jsonl``."""
+        with self.metrics_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def write_json(self, name: str, data: Any) -> Path:
+        path = self.path / name
+        path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        return path
