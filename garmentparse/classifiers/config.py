@@ -104,7 +104,7 @@ class ClassifierTrainConfig(TrainConfig):
     classifier's defaults (periods 0: once per epoch; validation every epoch) and its own keys."""
 
     epochs: int = 60
-    grad_clip: float = 5.0
+    grad_clip: float | None = 5.0
     patience: int = 10  # epochs (validations) without improvement
     monitor: str = "accuracy"  # accuracy: mean head accuracy | loss: total loss, on validation
     channels_last: bool = True  # CUDA only

@@ -15,7 +15,7 @@ class TrainConfig:
 
     seed: int = 0
     amp: bool = True  # bf16 autocast on CUDA; CPU always runs float32
-    grad_clip: float = 0.0  # max gradient norm (0 = off)
+    grad_clip: float | None = 0.0  # max gradient norm (0 = off; null, as older classifier configs say, too)
     time_budget_s: float = 0.0  # stop (the detector: shorten its schedule) to fit this many seconds (0 = off)
     checkpoint_period: int = 0  # save last.pt (for --resume) every N iterations, and at the end
     log_period: int = 0  # one metrics.jsonl line every N iterations
@@ -24,6 +24,8 @@ class TrainConfig:
     monitor: str = ""  # the validation value early stopping / best checkpoint watch (stage-specific)
 
     def __post_init__(self) -> None:
+        if self.grad_clip is None:
+            self.grad_clip = 0.0
         for key in ("grad_clip", "time_budget_s", "checkpoint_period", "log_period", "eval_period",
                     "patience"):
             if getattr(self, key) < 0:

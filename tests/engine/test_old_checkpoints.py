@@ -49,6 +49,9 @@ def test_old_classifier_checkpoint_loads(tmp_path):
     save_checkpoint(Checkpoint("classifier", old, vocabulary, model.state_dict(), {}), path)
     clf = load_classifier(path, device="cpu")
     assert clf.heads == ["category", "colour"] and clf.config.train.time_budget_s == 120
+    old["train"]["grad_clip"] = None  # the old classifier schema allowed null for "off"
+    save_checkpoint(Checkpoint("classifier", old, vocabulary, model.state_dict(), {}), path)
+    assert load_classifier(path, device="cpu").config.train.grad_clip == 0.0
 
 
 def test_unknown_backbone_fails_when_the_model_is_built():
