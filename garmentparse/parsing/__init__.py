@@ -12,40 +12,31 @@ Backends (:data:`BACKENDS`): ``torchvision`` (default) and ``detectron2`` (optio
 where ``import detectron2`` works; untested here). Backbones (:data:`BACKBONES`):
 ``resnet50_fpn``, ``resnet50_fpn_v2``, ``resnet101_fpn``, ``resnet18_fpn``,
 ``mobilenet_v3_large_fpn``.
+
+Modules import one way: ``registry`` (names only) <- ``backbones``, ``model``, ``segmenter``
+<- ``backends/*`` (each registers itself; imports the segmenter and the train function)
+and ``api`` (looks backends up) <- ``evaluate``, ``predict``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable
-
-from garmentparse.parsing.backbones import BACKBONES, BackboneSpec
-from garmentparse.parsing.backends import BACKENDS, available_backends
+from garmentparse.parsing.api import load_segmenter, segmenter_from_checkpoint, train_detector
+from garmentparse.parsing.backbones import BackboneSpec
+from garmentparse.parsing.cocoapi import coco_api, part_classes
 from garmentparse.parsing.config import (ConfigError, DetectorConfig, config_from_dict,
                                          load_detector_config)
 from garmentparse.parsing.evaluate import coco_metrics, evaluate_detector, evaluate_segmenter
 from garmentparse.parsing.model import build_model, enable_bf16, initialise
 from garmentparse.parsing.predict import PredictSummary, predict_folder
-from garmentparse.parsing.segmenter import (Segmenter, TorchvisionSegmenter, load_segmenter,
-                                            segmenter_from_checkpoint)
+from garmentparse.parsing.registry import BACKBONES, BACKENDS, available_backends
+from garmentparse.parsing.segmenter import TorchvisionSegmenter
 from garmentparse.parsing.train import TrainResult
-
-
-def train_detector(cfg: DetectorConfig, train_json: str | Path, images_dir: str | Path,
-                   out_dir: str | Path, *, val_json: str | Path | None = None,
-                   val_images: str | Path | None = None, device: str = "auto", resume: bool = False,
-                   progress: bool = True, log: Callable[[str], None] | None = None) -> TrainResult | Any:
-    """Train the backend ``cfg.model.backend`` names; writes the run folder ``out_dir``
-    (``config.yaml``, ``metrics.jsonl``, ``last.pt``, ``model.pt``, ``eval.json``)."""
-    backend = BACKENDS.get(cfg.model.backend)
-    return backend.train(cfg, Path(train_json), Path(images_dir), Path(out_dir), val_json=val_json,
-                         val_images=val_images, device=device, resume=resume, progress=progress, log=log)
-
+from garmentparse.structures import Segmenter
 
 __all__ = [
     "BACKBONES", "BACKENDS", "BackboneSpec", "ConfigError", "DetectorConfig", "PredictSummary",
     "Segmenter", "TorchvisionSegmenter", "TrainResult", "available_backends", "build_model",
-    "coco_metrics", "config_from_dict", "enable_bf16", "evaluate_detector", "evaluate_segmenter",
-    "initialise", "load_detector_config", "load_segmenter", "predict_folder",
-    "segmenter_from_checkpoint", "train_detector",
+    "coco_api", "coco_metrics", "config_from_dict", "enable_bf16", "evaluate_detector",
+    "evaluate_segmenter", "initialise", "load_detector_config", "load_segmenter", "part_classes",
+    "predict_folder", "segmenter_from_checkpoint", "train_detector",
 ]

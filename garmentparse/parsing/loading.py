@@ -1,53 +1,12 @@
-"""Decode image files in worker processes for evaluation and prediction; a file that fails
-is handed back with its reason instead of stopping the batch."""
+"""TEMPORARY: the Rich bar :mod:`garmentparse.parsing.train` still imports.
+
+Library code reports progress through :mod:`garmentparse.progress` callbacks now; the training
+rewrite (``on_progress``) no longer imports this, and the merge deletes this file.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import numpy as np
-from torch.utils.data import DataLoader, Dataset
-
-from garmentparse.imageio import ImageReadError, load_rgb
-
-
-@dataclass
-class LoadedImage:
-    index: int
-    path: Path
-    image: np.ndarray | None  # RGB uint8, None when it failed
-    error: str | None = None
-
-
-class _Files(Dataset):
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = list(paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> LoadedImage:
-        try:
-            return LoadedImage(i, self.paths[i], load_rgb(self.paths[i]))
-        except ImageReadError as exc:
-            return LoadedImage(i, self.paths[i], None, str(exc))
-
-
-def _as_list(batch: list[LoadedImage]) -> list[LoadedImage]:
-    return batch
-
-
-def iter_images(paths: Sequence[str | Path], batch_size: int, workers: int = 0) -> Iterator[list[LoadedImage]]:
-    """Batches of :class:`LoadedImage` in input order, decoded by ``workers`` processes."""
-    paths = [Path(p) for p in paths]
-    if not paths:
-        return
-    loader = DataLoader(_Files(paths), batch_size=batch_size, shuffle=False,
-                        num_workers=min(workers, len(paths)), collate_fn=_as_list)
-    yield from loader
 
 
 class Bar:

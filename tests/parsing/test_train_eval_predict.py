@@ -79,7 +79,7 @@ def test_segmenter_predicts_detections_in_original_pixels(trained, ccp_dir):
 def test_results_do_not_depend_on_batch_neighbours(trained, ccp_dir):
     """A portrait photo gets the same detections alone as next to a landscape one (which would
     otherwise pad both to a square), and an image too thin to resize fails only itself."""
-    from garmentparse.parsing.segmenter import predict_each
+    from garmentparse.engine.batching import batch_then_each
 
     seg = load_segmenter(trained["model"], device="cpu")
     portrait = load_rgb(ccp_dir / "images" / "0021.jpg")
@@ -91,7 +91,7 @@ def test_results_do_not_depend_on_batch_neighbours(trained, ccp_dir):
     thin = np.zeros((2, 3000, 3), np.uint8)
     with pytest.raises(ValueError, match="too thin"):
         seg.predict([thin])
-    out = predict_each(seg, [portrait, thin], score_threshold=0.0)
+    out = batch_then_each(lambda images: seg.predict(images, score_threshold=0.0), [portrait, thin])
     assert isinstance(out[1], ValueError) and np.array_equal(out[0].boxes, alone.boxes)
 
 
