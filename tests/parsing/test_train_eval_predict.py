@@ -108,6 +108,15 @@ def test_eval_detector_json(trained, ccp_coco, tmp_path):
     assert json.loads(out.read_text()) == metrics
 
 
+def test_evaluate_detector_library_reports_progress(trained, ccp_coco):
+    from garmentparse.parsing import evaluate_detector
+
+    calls = []
+    metrics = evaluate_detector(trained["model"], ccp_coco["val"], ccp_coco["images"], device="cpu", workers=0,
+                                on_progress=lambda done, total=None, message="": calls.append((done, total)))
+    assert metrics["images"] == 4 and calls[0] == (0, 4) and calls[-1] == (4, 4)
+
+
 def test_coco_metrics_edge_cases(ccp_coco):
     gt = COCO(str(ccp_coco["val"]))
     empty, _ = coco_metrics(gt, [])  # an empty result list still evaluates: AP 0
