@@ -2,7 +2,7 @@
 
 Cuts real garment crops from the bundled CCP photos (examples/ccp) with the converter, builds each
 backbone untrained (init none: timing does not depend on the weights) with the base heads, or
-loads ``--checkpoint``, and times ``AttributeClassifier.predict`` (model time only, decoded crops
+loads ``--checkpoint``, and times ``TorchvisionClassifier.predict`` (model time only, decoded crops
 in memory) for TTA off / hflip / crops+hflip. Medians over ``--repeats``. Usage::
 
     python benchmarks/bench_classify.py --backbones mobilenet_v3_small resnet18 --size 128 --threads 1
@@ -40,7 +40,7 @@ def crops_from_ccp(n: int, size: int):
 
 
 def untrained(backbone: str, size: int, device: str):
-    from garmentparse.classifiers import AttributeClassifier, MultiHeadClassifier, load_classifier_config
+    from garmentparse.classifiers import MultiHeadClassifier, TorchvisionClassifier, load_classifier_config
     from garmentparse.checkpoint import resolve_device
     from garmentparse.vocab import ATTRIBUTES
 
@@ -48,7 +48,7 @@ def untrained(backbone: str, size: int, device: str):
                                  [f"model.backbone={backbone}", f"data.input_size={size}"])
     vocabulary = {h.attribute: ATTRIBUTES[h.attribute].values for h in cfg.model.heads}
     model = MultiHeadClassifier.from_config(cfg, vocabulary, init="none")
-    return AttributeClassifier(model, cfg, vocabulary, device=resolve_device(device))
+    return TorchvisionClassifier(model, cfg, vocabulary, device=resolve_device(device))
 
 
 def time_predict(clf, images, parts, tta, batch: int, repeats: int) -> float:

@@ -1,10 +1,44 @@
-"""garmentparse: segmentation-first garment parsing toolkit."""
+"""garmentparse: segmentation-first garment parsing toolkit.
+
+    import garmentparse as gp
+    seg = gp.load_segmenter("runs/det/model.pt")
+    gp.tag("photos/", "runs/det/model.pt", "out.jsonl", classifier="runs/cls/model.pt")
+
+Names are imported on first use (PEP 562), so ``import garmentparse`` stays fast (no torch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
+_EXPORTS: dict[str, str] = {
+    "convert_kfashion": "garmentparse.converters", "convert_ccp": "garmentparse.converters",
+    "load_segmenter": "garmentparse.parsing.api", "train_detector": "garmentparse.parsing.api",
+    "evaluate_detector": "garmentparse.parsing.evaluate",
+    "load_classifier": "garmentparse.classifiers.predict",
+    "train_classifier": "garmentparse.classifiers.train",
+    "evaluate_classifier": "garmentparse.classifiers.evaluate",
+    "Tagger": "garmentparse.tagging.tagger",
+    "tag": "garmentparse.tagging.folder", "tag_folder": "garmentparse.tagging.folder",
+    "Detections": "garmentparse.structures", "Garment": "garmentparse.structures",
+    "TagResult": "garmentparse.structures", "AttributePrediction": "garmentparse.structures",
+    "Segmenter": "garmentparse.structures", "AttributeClassifier": "garmentparse.structures",
+}
 
-def tag(*args, **kwargs):
-    """Tag a folder of photos from checkpoint files; see :func:`garmentparse.tagging.tag`."""
-    from garmentparse.tagging import tag as _tag
+__all__ = ["__version__", *_EXPORTS]
 
-    return _tag(*args, **kwargs)
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -4,6 +4,8 @@
 - :class:`AttributePrediction` - one classifier head's answer for one crop.
 - :class:`Garment` - one detected garment with its attributes, as written by ``tag``.
 - :class:`TagResult` - one image's line in the ``tag`` output.
+- :class:`Segmenter` and :class:`AttributeClassifier` - the two model interfaces the tagger
+  drives (protocols: any object with these members plugs in, ours or a third party's).
 
 Coordinates are pixels of the original image; boxes are ``[x0, y0, x1, y1]``; masks are COCO
 RLE dicts with ``counts`` as ``str`` (JSON-ready).
@@ -11,8 +13,9 @@ RLE dicts with ``counts`` as ``str`` (JSON-ready).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -140,3 +143,45 @@ class TagResult:
             "garments": [g.to_dict(lang) for g in self.garments],
             "error": self.error,
         }
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Finds garments in RGB images (the torchvision Mask R-CNN, detectron2, or your own)."""
+
+    class_names: list[str]  # the part ids it can return, e.g. ["outer", "top", "bottom", "onepiece"]
+
+    @property
+    def score_threshold(self) -> float:
+        """The threshold ``predict`` applies when given ``None``."""
+        ...
+
+    def predict(self, images: list[np.ndarray], score_threshold: float | None = None) -> list[Detections]:
+        """One :class:`Detections` per HxWx3 RGB uint8 image, in original-pixel coordinates."""
+        ...
+
+
+@runtime_checkable
+class AttributeClassifier(Protocol):
+    """Labels garment crops with one answer per attribute head (category, colour, ...)."""
+
+    @property
+    def heads(self) -> list[str]:
+        """The attributes it answers, e.g. ``["category", "colour"]``."""
+        ...
+
+    @property
+    def crop_size(self) -> int:
+        """Side of the square masked crops it expects (the tagger cuts them so)."""
+        ...
+
+    @property
+    def crop_background(self) -> str:
+        """``white`` / ``black`` / ``keep``: how crop pixels outside the mask are filled."""
+        ...
+
+    def predict(self, crops: Sequence[np.ndarray], parts: Sequence[str | None] | None = None,
+                top_k: int = 3, tta: bool = False) -> list[dict[str, AttributePrediction]]:
+        """Per RGB uint8 crop, ``{head: AttributePrediction}``; ``parts`` (one per crop) may
+        rule out categories of other parts."""
+        ...

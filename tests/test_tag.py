@@ -264,3 +264,60 @@ def test_awkward_files_and_names(models, tmp_path, ccp_dir):
     assert overlays == sorted(["a.jpg.png", "a.png.png", "deep.png.png", "caf\\xe9.jpg.png"])
     crops = list((tmp_path / "cr").iterdir())
     assert len(crops) == sum(len(r["garments"]) for r in records.values())
+
+
+class CentreSegmenter:
+    """A third party's segmenter plugged into the tagger: no garmentparse base class, no
+    checkpoint. It calls the middle of each photo, where darker than the photo's median
+    brightness, a top."""
+
+    class_names = ["top"]
+    score_threshold = 0.5
+
+    def predict(self, images, score_threshold=None):
+        import numpy as np
+        from pycocotools import mask as coco_mask
+
+        from garmentparse.structures import Detections
+
+        out = []
+        for image in images:
+            h, w = image.shape[:2]
+            gray = image.mean(axis=2)
+            mask = np.zeros((h, w), np.uint8)
+            mask[h // 4:3 * h // 4, w // 4:3 * w // 4] = 1
+            mask &= (gray <= np.median(gray)).astype(np.uint8)
+            ys, xs = np.nonzero(mask)
+            rle = coco_mask.encode(np.asfortranarray(mask))
+            rle["counts"] = rle["counts"].decode("ascii")
+            out.append(Detections([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], [0.9], ["top"], [rle], (h, w)))
+        return out
+
+
+def test_models_follow_the_protocols_and_a_plugin_segmenter_tags(models, photo_folder, tmp_path):
+    import garmentparse as gp
+    from garmentparse.classifiers import load_classifier
+    from garmentparse.parsing import load_segmenter
+
+    assert isinstance(load_segmenter(models["detector"], device="cpu"), gp.Segmenter)
+    classifier = load_classifier(models["classifier"], device="cpu")
+    assert isinstance(classifier, gp.AttributeClassifier)
+    plugin = CentreSegmenter()
+    assert isinstance(plugin, gp.Segmenter) and not isinstance(object(), gp.Segmenter)
+
+    out = tmp_path / "plugin.jsonl"
+    calls = []
+    summary = gp.tag_folder(photo_folder, gp.Tagger(plugin, classifier), out, workers=0,
+                            on_progress=lambda done, total=None, message="": calls.append((done, total)))
+    assert (summary.images, summary.errors) == (9, 3) and calls[0] == (0, 9) and calls[-1] == (9, 9)
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    good = [r for r in read_jsonl(out) if r["error"] is None]
+    assert len(good) == 6
+    for rec in good:
+        validator.validate(rec)
+        (garment,) = rec["garments"]
+        assert garment["part"] == "top" and garment["score"] == 0.9
+        assert garment["mask"]["size"] == [rec["height"], rec["width"]]
+        assert set(garment["attributes"]) == set(classifier.heads)
+    settings = json.loads(run_record_path(out).read_text(encoding="utf-8"))["settings"]
+    assert settings["classes"] == ["top"] and settings["score_threshold"] == 0.5

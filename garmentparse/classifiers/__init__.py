@@ -6,13 +6,13 @@ One headless backbone (VGG16(-BN), ResNet, EfficientNet, MobileNet from torchvis
 
 - :func:`train_classifier` - crop manifest -> RUN_DIR with ``model.pt``.
 - :func:`evaluate_classifier` - per-head metrics, confusion matrices, TTA cost.
-- :func:`load_classifier` -> :class:`AttributeClassifier` with ``predict(crops, parts, top_k, tta)``.
+- :func:`load_classifier` -> :class:`TorchvisionClassifier`, an :class:`AttributeClassifier`
+  (the protocol in :mod:`garmentparse.structures`) with ``predict(crops, parts, top_k, tta)``.
 
 Names are imported on first use, so ``garmentparse.classifiers.config`` needs no torch.
 """
 
 from __future__ import annotations
-
 
 from garmentparse.classifiers.config import ClassifierConfig, HeadConfig, load_classifier_config
 from garmentparse.lazy import lazy_exports
@@ -21,15 +21,16 @@ __getattr__ = lazy_exports(__name__, {
     "garmentparse.classifiers.backbones": ("BACKBONES", "Backbone", "build_backbone"),
     "garmentparse.classifiers.evaluate": ("EvalResult", "evaluate_classifier"),
     "garmentparse.classifiers.model": ("HEADS", "MultiHeadClassifier", "masked_losses"),
-    "garmentparse.classifiers.predict": ("AttributeClassifier", "load_classifier", "restrict_to_parts"),
+    "garmentparse.classifiers.predict": ("TorchvisionClassifier", "load_classifier", "restrict_to_parts"),
     "garmentparse.classifiers.train": ("train_classifier",),
     "garmentparse.engine.loop": ("TrainResult",),
+    "garmentparse.structures": ("AttributeClassifier",),
 })
 
 
 __all__ = [
     "BACKBONES", "HEADS", "AttributeClassifier", "Backbone", "ClassifierConfig", "EvalResult",
-    "HeadConfig", "MultiHeadClassifier", "TrainResult", "build_backbone", "evaluate_classifier",
-    "load_classifier", "load_classifier_config", "masked_losses", "restrict_to_parts",
-    "train_classifier",
+    "HeadConfig", "MultiHeadClassifier", "TorchvisionClassifier", "TrainResult", "build_backbone",
+    "evaluate_classifier", "load_classifier", "load_classifier_config", "masked_losses",
+    "restrict_to_parts", "train_classifier",
 ]

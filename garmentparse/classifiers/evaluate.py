@@ -7,18 +7,20 @@ import csv
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from garmentparse.classifiers.data import (CropRecord, background_fill, prepare, read_manifest,
                                            to_tensor)
-from garmentparse.classifiers.predict import AttributeClassifier, head_probabilities, load_classifier, restrict_to_parts
-from garmentparse.imageio import ImageReadError, load_rgb
+from garmentparse.classifiers.predict import (TorchvisionClassifier, head_probabilities, load_classifier,
+                                              restrict_to_parts)
+from garmentparse.engine.images import iter_decoded
+from garmentparse.progress import ProgressCallback, report_progress
 from garmentparse.report import Report
 
 UNSEEN = "(unseen)"  # row of the confusion matrix for labels the model has no class for
@@ -45,53 +47,39 @@ class EvalResult:
                 "files": self.files, "problems": self.report.to_dict() if self.report else None}
 
 
-class _EvalCrops(Dataset):
-    """Letterboxed crops for evaluation; an unreadable file yields ``ok=False`` (reported)."""
-
-    def __init__(self, records: list[CropRecord], size: int, fill: int) -> None:
-        self.records, self.size, self.fill = records, size, fill
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, bool, str]:
-        try:
-            image = prepare(load_rgb(self.records[i].path), self.size, self.fill)
-            return to_tensor(image), True, ""
-        except ImageReadError as exc:
-            return torch.zeros(3, self.size, self.size, dtype=torch.uint8), False, str(exc)
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
-def collect_probabilities(clf: AttributeClassifier, records: list[CropRecord], tta: Sequence[str],
+def collect_probabilities(clf: TorchvisionClassifier, records: list[CropRecord], tta: Sequence[str],
                           report: Report, workers: int = 0, batch_size: int | None = None,
-                          on_batch=None) -> tuple[list[int], dict[str, np.ndarray], dict[str, np.ndarray] | None, dict[str, float]]:
+                          on_progress: ProgressCallback | None = None,
+                          ) -> tuple[list[int], dict[str, np.ndarray], dict[str, np.ndarray] | None, dict[str, float]]:
     """Probabilities without (and, with ``tta``, with) TTA for every readable crop, and the
     model time per crop of each (seconds, after one warm-up batch)."""
     batch_size = batch_size or clf.config.eval.batch_size
-    ds = _EvalCrops(records, clf.input_size, background_fill(clf.crop_background))
-    loader = DataLoader(ds, batch_size=batch_size, num_workers=workers, shuffle=False)
+    letterbox = partial(prepare, size=clf.input_size, fill=background_fill(clf.crop_background))
     plain: dict[str, list[np.ndarray]] = {h: [] for h in clf.vocabulary}
     with_tta: dict[str, list[np.ndarray]] = {h: [] for h in clf.vocabulary}
     kept: list[int] = []
     seconds = {"plain": 0.0, "tta": 0.0}
     warm = False
-    offset = 0
-    for x, ok, why in loader:
-        idx = [offset + i for i in range(len(ok))]
-        offset += len(ok)
-        for i, good, reason in zip(idx, ok.tolist(), why):
-            if not good:
-                report.add(records[i].path, "crop_unreadable", reason)
-        keep = ok.nonzero().flatten()
-        if len(keep) == 0:
+    done = 0
+    report_progress(on_progress, done, len(records))
+    for batch in iter_decoded([r.path for r in records], batch_size, workers, transform=letterbox):
+        done += len(batch)
+        good = []
+        for item in batch:
+            if item.image is None:
+                report.add(records[item.index].path, "crop_unreadable", item.error or "")
+            else:
+                good.append(item)
+        if not good:
+            report_progress(on_progress, done, len(records))
             continue
-        kept += [idx[int(i)] for i in keep]
-        x = x[keep].to(clf.device)
+        kept += [item.index for item in good]
+        x = torch.stack([to_tensor(item.image) for item in good]).to(clf.device)
         if not warm:  # first CUDA/cuDNN calls are slow; keep them out of the timing
             head_probabilities(clf.model, x, clf.multi_label, tta, clf.amp)
             warm = True
@@ -105,8 +93,7 @@ def collect_probabilities(clf: AttributeClassifier, records: list[CropRecord], t
             seconds[name] += time.perf_counter() - t0
             for h, p in probs.items():
                 sink[h].append(p.float().cpu().numpy())
-        if on_batch:
-            on_batch(len(ok))
+        report_progress(on_progress, done, len(records))
 
     def stack(chunks: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
         return {h: np.concatenate(c) if c else np.zeros((0, len(clf.vocabulary[h])), np.float32)
@@ -201,7 +188,7 @@ def multi_label_metrics(probs: np.ndarray, truth: list[list[str] | None], classe
     }
 
 
-def head_metrics(clf: AttributeClassifier, probs: dict[str, np.ndarray], records: list[CropRecord],
+def head_metrics(clf: TorchvisionClassifier, probs: dict[str, np.ndarray], records: list[CropRecord],
                  top_k: int, part_restrict: bool) -> dict[str, dict[str, Any]]:
     """Metrics for every head the classifier answers, on the records the probabilities are for."""
     out: dict[str, dict[str, Any]] = {}
@@ -289,22 +276,23 @@ def write_report(result: EvalResult, out_dir: str | Path) -> list[str]:
     return result.files
 
 
-def evaluate_classifier(model: str | Path | AttributeClassifier, manifest: str | Path, *,
+def evaluate_classifier(model: str | Path | TorchvisionClassifier, manifest: str | Path, *,
                         tta: bool | Sequence[str] = False, out_dir: str | Path | None = None,
                         device: str = "auto", top_k: int | None = None, part_restrict: bool | None = None,
-                        batch_size: int | None = None, workers: int = 0, on_batch=None) -> EvalResult:
+                        batch_size: int | None = None, workers: int = 0,
+                        on_progress: ProgressCallback | None = None) -> EvalResult:
     """Evaluate a checkpoint (or loaded classifier) on a crop manifest.
 
     With ``tta`` the metrics are those of the averaged views, each head also gets
     ``accuracy_without_tta``, and ``timing`` holds milliseconds per crop with and without."""
-    clf = model if isinstance(model, AttributeClassifier) else load_classifier(model, device=device)
+    clf = load_classifier(model, device=device) if isinstance(model, (str, Path)) else model
     top_k = top_k or clf.config.eval.top_k
     part_restrict = clf.config.eval.part_restrict if part_restrict is None else part_restrict
     modes = clf.tta_modes(tta)
     report = Report("eval classifier")
     records = read_manifest(manifest, report, clf.heads)
     kept, plain, with_tta, timing = collect_probabilities(clf, records, modes, report, workers,
-                                                          batch_size, on_batch)
+                                                          batch_size, on_progress)
     records = [records[i] for i in kept]
     metrics = head_metrics(clf, with_tta if with_tta is not None else plain, records, top_k, part_restrict)
     if with_tta is not None:

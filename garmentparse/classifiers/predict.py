@@ -1,5 +1,6 @@
-"""Prediction: :class:`AttributeClassifier` (load a checkpoint, classify crops), test-time
-augmentation and the part restriction of categories."""
+"""Prediction: :class:`TorchvisionClassifier` (load a checkpoint, classify crops; an
+:class:`~garmentparse.structures.AttributeClassifier`), test-time augmentation and the part
+restriction of categories."""
 
 from __future__ import annotations
 
@@ -84,8 +85,9 @@ def restrict_to_parts(probs: np.ndarray, classes: list[str], parts: Sequence[str
     return out
 
 
-class AttributeClassifier:
-    """A trained multi-head classifier ready to label garment crops.
+class TorchvisionClassifier:
+    """A trained multi-head classifier ready to label garment crops (the
+    :class:`~garmentparse.structures.AttributeClassifier` that ``load_classifier`` returns).
 
     >>> clf = load_classifier("runs/cls/model.pt")
     >>> clf.predict([crop], parts=["top"])[0]["category"].label
@@ -194,11 +196,11 @@ class AttributeClassifier:
         return self.to_predictions(probs, top_k)
 
 
-def load_classifier(path: str | Path, device: str = "auto", amp: bool = True) -> AttributeClassifier:
+def load_classifier(path: str | Path, device: str = "auto", amp: bool = True) -> TorchvisionClassifier:
     """Rebuild a trained classifier from its one-file checkpoint (no download, no other file)."""
     ckpt = load_checkpoint(path, expect_kind="classifier")
     config = from_dict(ClassifierConfig, ckpt.config, source=str(path))
     model = MultiHeadClassifier.from_config(config, ckpt.vocabulary, init="none")
     model.load_state_dict(ckpt.state_dict)
-    return AttributeClassifier(model, config, ckpt.vocabulary, ckpt.extra.get("untrained_heads", []),
+    return TorchvisionClassifier(model, config, ckpt.vocabulary, ckpt.extra.get("untrained_heads", []),
                                resolve_device(device), amp)

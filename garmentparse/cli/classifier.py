@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json, print_report, progress, progress_bar, setup_logging
+from garmentparse.cli.common import console, print_json, print_report, progress_bar, setup_logging
 
 
 def train_classifier_command(
@@ -75,12 +75,10 @@ def eval_classifier_command(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     try:
-        with progress(transient=True) as bar:
-            task = bar.add_task("evaluating", total=None)
+        with progress_bar("evaluating") as on_progress:
             result = evaluate_classifier(clf, manifest, tta=tta, out_dir=out, top_k=top_k,
                                          part_restrict=False if no_part_restrict else None,
-                                         batch_size=batch_size, workers=workers,
-                                         on_batch=lambda n: bar.advance(task, n))
+                                         batch_size=batch_size, workers=workers, on_progress=on_progress)
     except (FileNotFoundError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -102,8 +102,9 @@ def eval_detector_command(
     from garmentparse.parsing import evaluate_detector
 
     try:
-        metrics = evaluate_detector(model, coco, images, device=device, amp=amp, batch_size=batch_size,
-                                    workers=workers, out_json=out, progress=True)
+        with progress_bar("eval") as on_progress:
+            metrics = evaluate_detector(model, coco, images, device=device, amp=amp, batch_size=batch_size,
+                                        workers=workers, out_json=out, on_progress=on_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     for p in metrics["skipped"]:
@@ -133,9 +134,10 @@ def predict_command(
     from garmentparse.parsing import predict_folder
 
     try:
-        summary = predict_folder(model, images, out, coco_gt=coco, device=device, amp=amp,
-                                 batch_size=batch_size, workers=workers,
-                                 score_threshold=score_threshold, progress=True)
+        with progress_bar("predict") as on_progress:
+            summary = predict_folder(model, images, out, coco_gt=coco, device=device, amp=amp,
+                                     batch_size=batch_size, workers=workers,
+                                     score_threshold=score_threshold, on_progress=on_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     for p in summary.report.problems:

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json, progress
+from garmentparse.cli.common import console, print_json, progress_bar
 
 
 def tag_command(
@@ -46,13 +46,11 @@ def tag_command(
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    with progress() as bar:  # ResumeError and other bad input: one error line, exit 2 (cli._clear_errors)
-        task = bar.add_task("tagging", total=None)
+    # ResumeError and other bad input: one error line, exit 2 (cli._clear_errors)
+    with progress_bar("tagging", transient=False) as on_progress:
         summary = tag_folder(
             images, tagger, out, csv_path=csv_path, overlays_dir=overlays, crops_dir=crops,
-            batch_size=batch_size, workers=workers, lang=lang, resume=resume,
-            on_start=lambda n: bar.update(task, total=n),
-            on_image=lambda r: bar.advance(task),
+            batch_size=batch_size, workers=workers, lang=lang, resume=resume, on_progress=on_progress,
         )
     table = Table(title="tag: summary")
     table.add_column("what")

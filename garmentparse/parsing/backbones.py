@@ -1,7 +1,8 @@
 """Backbones by name: ResNet-50-FPN (v1, v2 recipes), ResNet-101-FPN and light CPU ones.
 
 Each :class:`BackboneSpec` says how to build the feature pyramid and which head recipe goes
-with it; :func:`garmentparse.parsing.model.build_model` assembles the Mask R-CNN. Module
+with it; :func:`garmentparse.parsing.model.build_model` assembles the Mask R-CNN. Each spec
+registers itself in :data:`garmentparse.parsing.registry.BACKBONES`. Module
 layouts match torchvision's own Mask R-CNN builders, so torchvision's published COCO and
 ImageNet weights (and state dicts saved by torchvision models) load by key.
 """
@@ -20,7 +21,7 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.ops import misc as misc_ops
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
-from garmentparse.registry import Registry
+from garmentparse.parsing.registry import BACKBONES
 
 Norm = Literal["frozen_bn", "bn", "gn"]
 FPN_CHANNELS = 256
@@ -92,9 +93,6 @@ class BackboneSpec:
             elif not key.startswith("fc."):
                 out["backbone.body." + key] = value
         return out
-
-
-BACKBONES: Registry[BackboneSpec] = Registry("backbone")
 
 
 def _register(spec: BackboneSpec) -> None:

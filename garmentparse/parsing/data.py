@@ -5,8 +5,6 @@ repeat-factor sampling (LVIS, Gupta et al. 2019) to balance rare classes.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import random
 from collections.abc import Iterator
@@ -22,29 +20,9 @@ from torch.utils.data import Dataset, Sampler
 
 from garmentparse import masks as mask_utils
 from garmentparse.imageio import ImageReadError, image_size, load_rgb
+from garmentparse.parsing.cocoapi import coco_api, part_classes
 from garmentparse.parsing.config import AugmentConfig, DetectorConfig
 from garmentparse.report import Report
-
-
-def load_coco(path: str | Path | dict) -> COCO:
-    """A pycocotools ``COCO`` from a file or dict, without its prints on stdout; a file that is
-    not a COCO dataset is an error naming it (:func:`garmentparse.converters.coco.load_coco`)."""
-    from garmentparse.converters.coco import load_coco as load_coco_dict
-
-    data = load_coco_dict(path)
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO()
-        coco.dataset = data
-        coco.createIndex()
-        return coco
-
-
-def category_names(coco: COCO) -> tuple[list[int], list[str]]:
-    """Category ids sorted and their names; model label ``i + 1`` is category ``ids[i]``."""
-    cats = sorted(coco.dataset.get("categories", []), key=lambda c: c["id"])
-    if not cats:
-        raise ValueError("COCO file has no categories")
-    return [c["id"] for c in cats], [str(c["name"]) for c in cats]
 
 
 @dataclass
@@ -96,13 +74,13 @@ class CocoInstances(Dataset):
                  transform: A.Compose | None = None, max_side: tuple[int, int] | None = None,
                  min_mask_area: int = 16, keep_empty: bool = False,
                  report: Report | None = None) -> None:
-        self.coco = coco if isinstance(coco, COCO) else load_coco(coco)
+        self.coco = coco_api(coco)
         self.images_dir = Path(images_dir)
         self.transform = transform
         self.max_side = max_side  # (shortest, longest) target of the model's resize
         self.min_mask_area = min_mask_area
         self.report = report if report is not None else Report("train detector")
-        self.cat_ids, self.class_names = category_names(self.coco)
+        self.cat_ids, self.class_names = part_classes(self.coco)
         self.label_of = {cid: i + 1 for i, cid in enumerate(self.cat_ids)}
         self.records: list[Record] = []
         for image_id in sorted(self.coco.imgs):

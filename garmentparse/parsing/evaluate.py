@@ -10,6 +10,7 @@ import contextlib
 import copy
 import io
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from garmentparse import masks as mask_utils
-from garmentparse.parsing.data import load_coco
-from garmentparse.parsing.loading import Bar, iter_images
-from garmentparse.parsing.segmenter import Segmenter, predict_each
+from garmentparse.engine.batching import batch_then_each
+from garmentparse.engine.images import DecodedImage, iter_decoded
+from garmentparse.parsing.api import load_segmenter
+from garmentparse.parsing.cocoapi import coco_api
+from garmentparse.progress import ProgressCallback, report_progress
 from garmentparse.report import Report
-from garmentparse.structures import Detections
+from garmentparse.structures import Detections, Segmenter
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
@@ -40,7 +43,7 @@ def prepare_gt(coco: COCO) -> COCO:
             ann["area"] = mask_utils.area(mask_utils.segmentation_to_rle(ann["segmentation"], h, w))
         elif "area" not in ann:
             ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
-    return load_coco(data)
+    return coco_api(data)
 
 
 def category_map(class_names: list[str], gt: COCO) -> dict[str, int]:
@@ -88,7 +91,7 @@ def coco_metrics(gt: COCO, results: list[dict[str, Any]], image_ids: list[int] |
             if res:
                 dt = gt.loadRes(res)
             else:  # pycocotools' loadRes cannot take an empty list
-                dt = load_coco({"images": gt.dataset["images"], "categories": gt.dataset["categories"],
+                dt = coco_api({"images": gt.dataset["images"], "categories": gt.dataset["categories"],
                                 "annotations": []})
             ev = COCOeval(gt, dt, iou_type)
             if image_ids is not None:
@@ -117,40 +120,61 @@ class EvalOutput:
     report: Report
 
 
+def decode_settings(segmenter: Segmenter, workers: int | None) -> tuple[int, int]:
+    """Images per model call and decoding processes: the segmenter's ``batch_size`` and its
+    config's ``test.workers`` when it has them (``workers`` given wins)."""
+    test = getattr(getattr(segmenter, "config", None), "test", None)
+    batch = getattr(segmenter, "batch_size", None) or getattr(test, "batch_size", 4)
+    return batch, getattr(test, "workers", 0) if workers is None else workers
+
+
+def detect_files(segmenter: Segmenter, paths: Sequence[Path], report: Report, *,
+                 score_threshold: float | None, workers: int | None = None,
+                 on_progress: ProgressCallback | None = None) -> Iterator[tuple[DecodedImage, Detections]]:
+    """Each readable image with its detections, in input order. A file that cannot be read
+    (``unreadable_image``) or that the model fails on (``model_failed``) is reported and skipped."""
+    batch_size, workers = decode_settings(segmenter, workers)
+    done = 0
+    report_progress(on_progress, done, len(paths))
+    for batch in iter_decoded(paths, batch_size, workers):
+        ok = []
+        for x in batch:
+            if x.image is None:
+                report.add(x.path, "unreadable_image", x.error or "")
+            else:
+                ok.append(x)
+        dets = batch_then_each(lambda images: segmenter.predict(images, score_threshold=score_threshold),
+                               [x.image for x in ok])
+        for x, det in zip(ok, dets):
+            if isinstance(det, Exception):
+                report.add(x.path, "model_failed", f"{type(det).__name__}: {det}")
+            else:
+                yield x, det
+        done += len(batch)
+        report_progress(on_progress, done, len(paths))
+
+
 def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir: str | Path, *,
                        score_threshold: float = 0.0, workers: int | None = None,
-                       progress: bool = False) -> EvalOutput:
+                       on_progress: ProgressCallback | None = None) -> EvalOutput:
     """Predict every ground-truth image and score the results with COCOeval. Images that
     cannot be read are reported and left out of the evaluation."""
-    gt = coco if isinstance(coco, COCO) else load_coco(coco)
+    gt = coco_api(coco)
     images_dir = Path(images_dir)
     cat_ids = category_map(segmenter.class_names, gt)
     report = Report("eval detector")
     infos = [gt.imgs[i] for i in sorted(gt.imgs)]
-    batch = getattr(segmenter, "batch_size", None) or segmenter.config.test.batch_size
-    workers = segmenter.config.test.workers if workers is None else workers
     results: list[dict[str, Any]] = []
     evaluated: list[int] = []
-    bar = Bar(progress, "eval", len(infos))
-    with bar:
-        for loaded in iter_images([images_dir / im["file_name"] for im in infos], batch, workers):
-            ok = [x for x in loaded if x.image is not None]
-            for x in loaded:
-                if x.image is None:
-                    report.add(x.path, "unreadable_image", x.error or "")
-            dets = predict_each(segmenter, [x.image for x in ok], score_threshold) if ok else []
-            for x, det in zip(ok, dets):
-                if isinstance(det, Exception):
-                    report.add(x.path, "model_failed", f"{type(det).__name__}: {det}")
-                    continue
-                info = infos[x.index]
-                if x.image.shape[:2] != (info["height"], info["width"]):
-                    report.add(x.path, "size_mismatch", f"file is {x.image.shape[1]}x{x.image.shape[0]}, "
-                               f"COCO says {info['width']}x{info['height']}")
-                    continue
-                evaluated.append(info["id"])
-                results.extend(detections_to_results(det, info["id"], cat_ids))
-            bar.advance(len(loaded))
+    for x, det in detect_files(segmenter, [images_dir / im["file_name"] for im in infos], report,
+                               score_threshold=score_threshold, workers=workers, on_progress=on_progress):
+        info = infos[x.index]
+        if x.image.shape[:2] != (info["height"], info["width"]):
+            report.add(x.path, "size_mismatch", f"file is {x.image.shape[1]}x{x.image.shape[0]}, "
+                       f"COCO says {info['width']}x{info['height']}")
+            continue
+        evaluated.append(info["id"])
+        results.extend(detections_to_results(det, info["id"], cat_ids))
     if not evaluated:
         raise ValueError(f"no image of the ground truth could be evaluated (see problems: "
                          f"{report.reason_counts()})")
@@ -166,14 +190,13 @@ def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir
 def evaluate_detector(model: str | Path | Segmenter, coco: str | Path, images_dir: str | Path, *,
                       device: str = "auto", amp: bool = True, batch_size: int | None = None,
                       workers: int | None = None, score_threshold: float = 0.0,
-                      out_json: str | Path | None = None, progress: bool = False) -> dict[str, Any]:
+                      out_json: str | Path | None = None,
+                      on_progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Evaluate a checkpoint (or a loaded segmenter) on a COCO file; optionally write the
     metrics JSON to ``out_json``. Returns the metrics dict."""
-    from garmentparse.parsing.segmenter import load_segmenter
-
-    seg = model if isinstance(model, Segmenter) else load_segmenter(model, device, amp, batch_size)
+    seg = load_segmenter(model, device, amp, batch_size) if isinstance(model, (str, Path)) else model
     out = evaluate_segmenter(seg, coco, images_dir, score_threshold=score_threshold, workers=workers,
-                             progress=progress)
+                             on_progress=on_progress)
     if out_json is not None:
         Path(out_json).parent.mkdir(parents=True, exist_ok=True)
         Path(out_json).write_text(json.dumps(out.metrics, indent=1), encoding="utf-8")

@@ -25,8 +25,9 @@ from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
 from garmentparse.engine.state import LoadReport, load_matching, unwrap_state
-from garmentparse.parsing.backbones import BACKBONES, BackboneSpec, group_norm
+from garmentparse.parsing.backbones import BackboneSpec, group_norm
 from garmentparse.parsing.config import DetectorConfig, ModelConfig, is_weights_path
+from garmentparse.parsing.registry import BACKBONES
 
 
 def resolved_norm(model_cfg: ModelConfig) -> str:

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from garmentparse.imageio import display_path, find_images
-from garmentparse.parsing.data import load_coco
-from garmentparse.parsing.evaluate import category_map, detections_to_results
-from garmentparse.parsing.loading import Bar, iter_images
-from garmentparse.parsing.segmenter import Segmenter, load_segmenter, predict_each
+from garmentparse.parsing.api import load_segmenter
+from garmentparse.parsing.cocoapi import coco_api
+from garmentparse.parsing.evaluate import category_map, detect_files, detections_to_results
+from garmentparse.progress import ProgressCallback
 from garmentparse.report import Report
+from garmentparse.structures import Segmenter
 
 
 @dataclass
@@ -47,10 +48,11 @@ def _write_json(path: Path, obj: Any) -> None:
 def predict_folder(model: str | Path | Segmenter, images: str | Path, out: str | Path, *,
                    coco_gt: str | Path | None = None, device: str = "auto", amp: bool = True,
                    batch_size: int | None = None, workers: int | None = None,
-                   score_threshold: float | None = None, progress: bool = False) -> PredictSummary:
+                   score_threshold: float | None = None,
+                   on_progress: ProgressCallback | None = None) -> PredictSummary:
     """Write the COCO results (a JSON list) of every image under ``images`` to ``out``.
     Unreadable images are skipped and listed in the returned report (file + reason)."""
-    seg = model if isinstance(model, Segmenter) else load_segmenter(model, device, amp, batch_size)
+    seg = load_segmenter(model, device, amp, batch_size) if isinstance(model, (str, Path)) else model
     images = Path(images)
     out = Path(out)
     report = Report("predict")
@@ -58,7 +60,7 @@ def predict_folder(model: str | Path | Segmenter, images: str | Path, out: str |
         raise FileNotFoundError(f"images not found: {images}")
     root = images if images.is_dir() else images.parent
     if coco_gt is not None:
-        gt = load_coco(coco_gt)
+        gt = coco_api(coco_gt)
         cat_ids = category_map(seg.class_names, gt)
         for name in seg.class_names:
             if name not in cat_ids:
@@ -76,29 +78,15 @@ def predict_folder(model: str | Path | Segmenter, images: str | Path, out: str |
         entries = [(i + 1, p) for i, p in enumerate(find_images(images))]
     if not entries:
         raise ValueError(f"no images to predict under {images}")
-    batch = getattr(seg, "batch_size", None) or seg.config.test.batch_size
-    workers = seg.config.test.workers if workers is None else workers
     results: list[dict[str, Any]] = []
     image_rows: list[dict[str, Any]] = []
-    with Bar(progress, "predict", len(entries)) as bar:
-        for loaded in iter_images([p for _, p in entries], batch, workers):
-            ok = []
-            for x in loaded:
-                if x.image is None:
-                    report.add(x.path, "unreadable_image", x.error or "")
-                else:
-                    ok.append(x)
-            dets = predict_each(seg, [x.image for x in ok], score_threshold) if ok else []
-            for x, det in zip(ok, dets):
-                if isinstance(det, Exception):
-                    report.add(x.path, "model_failed", f"{type(det).__name__}: {det}")
-                    continue
-                image_id = entries[x.index][0]
-                results.extend(detections_to_results(det, image_id, cat_ids))
-                h, w = x.image.shape[:2]
-                image_rows.append({"id": image_id, "file_name": display_path(x.path.relative_to(root)),
-                                   "width": w, "height": h})
-            bar.advance(len(loaded))
+    for x, det in detect_files(seg, [p for _, p in entries], report, score_threshold=score_threshold,
+                               workers=workers, on_progress=on_progress):
+        image_id = entries[x.index][0]
+        results.extend(detections_to_results(det, image_id, cat_ids))
+        h, w = x.image.shape[:2]
+        image_rows.append({"id": image_id, "file_name": display_path(x.path.relative_to(root)),
+                           "width": w, "height": h})
     _write_json(out, results)
     images_file = None
     if coco_gt is None:

@@ -1,19 +1,16 @@
-"""The :class:`Segmenter` interface (images in, :class:`Detections` out) and its torchvision
-implementation. The tagging stage only sees this interface."""
+"""The torchvision Mask R-CNN behind the :class:`~garmentparse.structures.Segmenter` protocol
+(RGB images in, :class:`Detections` out). Loading a checkpoint is :mod:`garmentparse.parsing.api`."""
 
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
-from pathlib import Path
 
 import numpy as np
 import torch
 from torchvision.models.detection import MaskRCNN
 
-from garmentparse.checkpoint import Checkpoint, load_checkpoint, resolve_device
-from garmentparse.parsing.config import DetectorConfig, config_from_dict
-from garmentparse.parsing.model import build_model, enable_bf16, set_input_size
+from garmentparse.parsing.config import DetectorConfig
+from garmentparse.parsing.model import enable_bf16, set_input_size
 from garmentparse.structures import Detections
 
 
@@ -23,22 +20,10 @@ def check_image(image: np.ndarray, index: int) -> None:
         raise ValueError(f"image {index}: expected an HxWx3 RGB uint8 array, got {got}")
 
 
-class Segmenter(ABC):
-    """Finds garments in RGB images. ``class_names[i]`` names model label ``i + 1``."""
-
-    class_names: list[str]
-    device: torch.device
-    config: DetectorConfig
-
-    @abstractmethod
-    def predict(self, images: list[np.ndarray], score_threshold: float | None = None) -> list[Detections]:
-        """One :class:`Detections` per image (HxWx3 RGB uint8), in original-pixel coordinates.
-        ``score_threshold`` defaults to the config's ``test.score_threshold``."""
-
-
-class TorchvisionSegmenter(Segmenter):
-    """A torchvision Mask R-CNN in eval mode. Preprocessing is a uint8 upload and one
-    float conversion on the device; the model resizes and normalises there too."""
+class TorchvisionSegmenter:
+    """A torchvision Mask R-CNN in eval mode (a :class:`~garmentparse.structures.Segmenter`).
+    Preprocessing is a uint8 upload and one float conversion on the device; the model resizes
+    and normalises there too."""
 
     def __init__(self, model: MaskRCNN, class_names: list[str], config: DetectorConfig,
                  device: torch.device | str = "cpu", amp: bool = True,
@@ -52,6 +37,11 @@ class TorchvisionSegmenter(Segmenter):
         set_input_size(self.model, config, train=False)
         if self.amp:
             enable_bf16(self.model, "cuda")
+
+    @property
+    def score_threshold(self) -> float:
+        """``predict``'s default threshold: the config's ``test.score_threshold``."""
+        return self.config.test.score_threshold
 
     def to_tensors(self, images: list[np.ndarray]) -> list[torch.Tensor]:
         """uint8 HWC arrays -> float CHW tensors in [0, 1] on the device."""
@@ -97,7 +87,7 @@ class TorchvisionSegmenter(Segmenter):
         """Images that become the same padded input share a model call, so what an image gets
         does not depend on which other images are in the batch (a landscape photo would pad a
         portrait one to a square and shift its results)."""
-        threshold = self.config.test.score_threshold if score_threshold is None else score_threshold
+        threshold = self.score_threshold if score_threshold is None else score_threshold
         groups: dict[tuple[int, int], list[int]] = {}
         for i, image in enumerate(images):
             check_image(image, i)
@@ -116,42 +106,3 @@ class TorchvisionSegmenter(Segmenter):
         finally:
             self.model.train(was_training)
         return results  # type: ignore[return-value]  # every slot is filled above
-
-
-def predict_each(segmenter: Segmenter, images: list[np.ndarray],
-                 score_threshold: float | None = None) -> list[Detections | Exception]:
-    """``segmenter.predict`` on a batch; if the batch fails, each image is retried alone, so one
-    image the model cannot take fails only itself (its slot holds the exception)."""
-    try:
-        return list(segmenter.predict(images, score_threshold=score_threshold))
-    except Exception:  # noqa: BLE001 - isolate the failing image below
-        results: list[Detections | Exception] = []
-        for image in images:
-            try:
-                results.append(segmenter.predict([image], score_threshold=score_threshold)[0])
-            except Exception as exc:  # noqa: BLE001 - reported by the caller
-                results.append(exc)
-        return results
-
-
-def segmenter_from_checkpoint(ckpt: Checkpoint, device: str | torch.device = "auto", amp: bool = True,
-                              batch_size: int | None = None) -> Segmenter:
-    """Rebuild the segmenter a checkpoint describes, with the backend its config names."""
-    from garmentparse.parsing.backends import BACKENDS
-
-    cfg = config_from_dict(ckpt.config)
-    return BACKENDS.get(cfg.model.backend).load(ckpt, cfg, resolve_device(str(device)), amp, batch_size)
-
-
-def load_segmenter(path: str | Path, device: str = "auto", amp: bool = True,
-                   batch_size: int | None = None) -> Segmenter:
-    """Load ``model.pt`` (weights + config + vocabulary) as a ready :class:`Segmenter`."""
-    return segmenter_from_checkpoint(load_checkpoint(path, expect_kind="detector"), device, amp, batch_size)
-
-
-def torchvision_from_checkpoint(ckpt: Checkpoint, cfg: DetectorConfig, device: torch.device,
-                                amp: bool, batch_size: int | None) -> TorchvisionSegmenter:
-    class_names = list(ckpt.vocabulary["part"])
-    model = build_model(cfg, len(class_names) + 1)
-    model.load_state_dict(ckpt.state_dict)
-    return TorchvisionSegmenter(model, class_names, cfg, device, amp, batch_size)

@@ -30,10 +30,13 @@ from garmentparse.engine.loop import HookBase, Trainer, TrainResult
 from garmentparse.engine.optim import make_optimizer, param_groups
 from garmentparse.engine.run import RunFolder
 from garmentparse.engine.seeding import seed_everything, seed_worker
+from garmentparse.parsing.cocoapi import coco_api
 from garmentparse.parsing.config import DetectorConfig, SolverConfig
-from garmentparse.parsing.data import (CocoInstances, InfiniteSampler, collate, load_coco,
-                                       make_train_dataset, repeat_factors)
+from garmentparse.parsing.data import (CocoInstances, InfiniteSampler, collate, make_train_dataset,
+                                       repeat_factors)
+from garmentparse.parsing.evaluate import evaluate_segmenter
 from garmentparse.parsing.model import build_model, enable_bf16, initialise, set_input_size
+from garmentparse.parsing.segmenter import TorchvisionSegmenter
 from garmentparse.progress import ProgressCallback
 from garmentparse.report import Report
 
@@ -125,7 +128,7 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
                                 min_iter=s.warmup_iters + 1, run=run))
     evaluation = None
     if val_json:
-        val_coco, val_dir = load_coco(val_json), Path(val_images or images_dir)
+        val_coco, val_dir = coco_api(val_json), Path(val_images or images_dir)
 
         def evaluate() -> dict[str, Any]:
             metrics = _evaluate(model, cfg, class_names, val_coco, val_dir, dev)
@@ -165,8 +168,5 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
 def _evaluate(model: torch.nn.Module, cfg: DetectorConfig, class_names: list[str], coco: Any,
               images_dir: Path, device: torch.device) -> dict[str, Any]:
     """COCO metrics of the model being trained (put back in eval mode at test size)."""
-    from garmentparse.parsing.evaluate import evaluate_segmenter
-    from garmentparse.parsing.segmenter import TorchvisionSegmenter
-
     seg = TorchvisionSegmenter(model, class_names, cfg, device, amp=cfg.train.amp)
     return evaluate_segmenter(seg, coco, images_dir).metrics

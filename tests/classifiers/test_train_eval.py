@@ -46,7 +46,11 @@ def test_run_dir_contents(trained):
 
 
 def test_training_accuracy_beats_majority_class(clf, ccp_crops):
-    result = evaluate_classifier(clf, ccp_crops)
+    calls = []
+    result = evaluate_classifier(clf, ccp_crops,
+                                 on_progress=lambda done, total=None, message="": calls.append((done, total)))
+    n = len(read_manifest(ccp_crops))
+    assert calls[0] == (0, n) and calls[-1] == (n, n)  # progress through the plain callback
     for head in ("category", "colour"):
         m = result.metrics[head]
         assert m["n"] == len(read_manifest(ccp_crops))

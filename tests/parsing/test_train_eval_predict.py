@@ -79,7 +79,7 @@ def test_segmenter_predicts_detections_in_original_pixels(trained, ccp_dir):
 def test_results_do_not_depend_on_batch_neighbours(trained, ccp_dir):
     """A portrait photo gets the same detections alone as next to a landscape one (which would
     otherwise pad both to a square), and an image too thin to resize fails only itself."""
-    from garmentparse.parsing.segmenter import predict_each
+    from garmentparse.engine.batching import batch_then_each
 
     seg = load_segmenter(trained["model"], device="cpu")
     portrait = load_rgb(ccp_dir / "images" / "0021.jpg")
@@ -91,7 +91,7 @@ def test_results_do_not_depend_on_batch_neighbours(trained, ccp_dir):
     thin = np.zeros((2, 3000, 3), np.uint8)
     with pytest.raises(ValueError, match="too thin"):
         seg.predict([thin])
-    out = predict_each(seg, [portrait, thin], score_threshold=0.0)
+    out = batch_then_each(lambda images: seg.predict(images, score_threshold=0.0), [portrait, thin])
     assert isinstance(out[1], ValueError) and np.array_equal(out[0].boxes, alone.boxes)
 
 
@@ -106,6 +106,15 @@ def test_eval_detector_json(trained, ccp_coco, tmp_path):
         assert set(metrics[iou]["per_category"]) == {"outer", "top", "bottom", "onepiece"}
     assert metrics["images"] == 4 and metrics["skipped"] == []
     assert json.loads(out.read_text()) == metrics
+
+
+def test_evaluate_detector_library_reports_progress(trained, ccp_coco):
+    from garmentparse.parsing import evaluate_detector
+
+    calls = []
+    metrics = evaluate_detector(trained["model"], ccp_coco["val"], ccp_coco["images"], device="cpu", workers=0,
+                                on_progress=lambda done, total=None, message="": calls.append((done, total)))
+    assert metrics["images"] == 4 and calls[0] == (0, 4) and calls[-1] == (4, 4)
 
 
 def test_coco_metrics_edge_cases(ccp_coco):

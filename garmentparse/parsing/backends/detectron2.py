@@ -1,7 +1,5 @@
-"""Backends by name: ``torchvision`` (built in, tested) and ``detectron2`` (optional).
-
-A backend trains a model from a :class:`DetectorConfig` into a garmentparse checkpoint and
-loads such a checkpoint as a :class:`Segmenter`. The detectron2 adapter follows detectron2's
+"""The detectron2 backend (optional): trains from a :class:`DetectorConfig` into a garmentparse
+checkpoint and loads such a checkpoint as a segmenter. The adapter follows detectron2's
 documented API (``get_cfg``, ``model_zoo``, ``register_coco_instances``, ``DefaultTrainer``,
 ``build_model``); detectron2 has no PyPI release and is **not installed or tested here**.
 It is used only where ``import detectron2`` works.
@@ -11,7 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,47 +17,14 @@ import torch
 from garmentparse import masks as mask_utils
 from garmentparse.checkpoint import Checkpoint, save_checkpoint
 from garmentparse.config import to_dict
+from garmentparse.parsing.cocoapi import coco_api, part_classes
 from garmentparse.parsing.config import DetectorConfig
-from garmentparse.parsing.segmenter import Segmenter, check_image, torchvision_from_checkpoint
-from garmentparse.registry import Registry
+from garmentparse.parsing.model import resolved_norm
+from garmentparse.parsing.registry import BACKENDS
+from garmentparse.parsing.segmenter import check_image
+from garmentparse.parsing.train import TrainResult
 from garmentparse.structures import Detections
 
-
-class Backend(Protocol):
-    name: str
-
-    def available(self) -> bool: ...
-
-    def train(self, cfg: DetectorConfig, train_json: Path, images_dir: Path, out_dir: Path,
-              **kwargs: Any) -> Any: ...
-
-    def load(self, ckpt: Checkpoint, cfg: DetectorConfig, device: torch.device, amp: bool,
-             batch_size: int | None) -> Segmenter: ...
-
-
-BACKENDS: Registry[Backend] = Registry("backend")
-
-
-class TorchvisionBackend:
-    """torchvision Mask R-CNN: the default, tested on CPU in CI."""
-
-    name = "torchvision"
-
-    def available(self) -> bool:
-        return True
-
-    def train(self, cfg: DetectorConfig, train_json: Path, images_dir: Path, out_dir: Path,
-              **kwargs: Any) -> Any:
-        from garmentparse.parsing.train import train_torchvision
-
-        return train_torchvision(cfg, train_json, images_dir, out_dir, **kwargs)
-
-    def load(self, ckpt: Checkpoint, cfg: DetectorConfig, device: torch.device, amp: bool,
-             batch_size: int | None) -> Segmenter:
-        return torchvision_from_checkpoint(ckpt, cfg, device, amp, batch_size)
-
-
-# ------------------------------------------------------------------------ detectron2 (optional)
 
 D2_ZOO = {  # our backbone names -> detectron2 model-zoo configs with the same architecture
     "resnet50_fpn": "COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x.yaml",
@@ -76,8 +41,6 @@ def detectron2_cfg(cfg: DetectorConfig, num_classes: int, out_dir: Path | None =
     """A detectron2 ``CfgNode`` equivalent to ``cfg`` (detectron2 must be importable)."""
     from detectron2 import model_zoo
     from detectron2.config import get_cfg
-
-    from garmentparse.parsing.model import resolved_norm
 
     m, s = cfg.model, cfg.solver
     zoo_file = m.detectron2_config or D2_ZOO.get(m.backbone)
@@ -138,8 +101,9 @@ def detectron2_cfg(cfg: DetectorConfig, num_classes: int, out_dir: Path | None =
     return d2
 
 
-class Detectron2Segmenter(Segmenter):
-    """A detectron2 ``GeneralizedRCNN`` behind the :class:`Segmenter` interface (untested here)."""
+class Detectron2Segmenter:
+    """A detectron2 ``GeneralizedRCNN`` as a :class:`~garmentparse.structures.Segmenter`
+    (untested here)."""
 
     def __init__(self, model: Any, d2cfg: Any, class_names: list[str], config: DetectorConfig,
                  device: torch.device, batch_size: int | None = None) -> None:
@@ -153,8 +117,12 @@ class Detectron2Segmenter(Segmenter):
         self.input_format = d2cfg.INPUT.FORMAT
         self.resize = T.ResizeShortestEdge([d2cfg.INPUT.MIN_SIZE_TEST] * 2, d2cfg.INPUT.MAX_SIZE_TEST)
 
+    @property
+    def score_threshold(self) -> float:
+        return self.config.test.score_threshold
+
     def predict(self, images: list[np.ndarray], score_threshold: float | None = None) -> list[Detections]:
-        threshold = self.config.test.score_threshold if score_threshold is None else score_threshold
+        threshold = self.score_threshold if score_threshold is None else score_threshold
         results: list[Detections] = []
         for start in range(0, len(images), self.batch_size):
             batch = images[start:start + self.batch_size]
@@ -200,10 +168,7 @@ class Detectron2Backend:
         from detectron2.data.datasets import register_coco_instances
         from detectron2.engine import DefaultTrainer
 
-        from garmentparse.parsing.data import category_names, load_coco
-        from garmentparse.parsing.train import TrainResult
-
-        _, class_names = category_names(load_coco(train_json))
+        _, class_names = part_classes(coco_api(train_json))
         name = f"garmentparse_train_{abs(hash(str(Path(train_json).resolve())))}"
         register_coco_instances(name, {}, str(train_json), str(images_dir))
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -219,7 +184,7 @@ class Detectron2Backend:
         return TrainResult(out_dir, model_path, d2.SOLVER.MAX_ITER, 0.0, None, None)
 
     def load(self, ckpt: Checkpoint, cfg: DetectorConfig, device: torch.device, amp: bool,
-             batch_size: int | None) -> Segmenter:
+             batch_size: int | None) -> Detectron2Segmenter:
         self._require()
         from detectron2.modeling import build_model as d2_build_model
 
@@ -232,10 +197,4 @@ class Detectron2Backend:
         return Detectron2Segmenter(model, d2, class_names, cfg, device, batch_size)
 
 
-BACKENDS.register("torchvision")(TorchvisionBackend())
 BACKENDS.register("detectron2")(Detectron2Backend())
-
-
-def available_backends() -> list[str]:
-    """Registered backends that can run in this environment."""
-    return [n for n in BACKENDS.names() if BACKENDS.get(n).available()]

@@ -1,0 +1,101 @@
+"""The :class:`Tagger`: a segmenter and an optional attribute classifier, chained on arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from garmentparse.masks import masked_crop
+from garmentparse.structures import AttributeClassifier, Garment, Segmenter
+from garmentparse.tagging.record import file_sha256
+
+
+@dataclass
+class TaggedImage:
+    """Garments of one image, with the crops the classifier saw (when kept)."""
+
+    garments: list[Garment]
+    crops: list[np.ndarray]
+
+
+class Tagger:
+    """Detect garments, cut each one's masked crop, classify the crops together.
+
+    Any :class:`~garmentparse.structures.Segmenter` and
+    :class:`~garmentparse.structures.AttributeClassifier` plug in (ours, from
+    :meth:`from_checkpoints`, or a third party's). ``score_threshold=None`` keeps the
+    segmenter's own ``score_threshold``.
+    """
+
+    def __init__(self, segmenter: Segmenter, classifier: AttributeClassifier | None = None, *,
+                 score_threshold: float | None = None, top_k: int = 3, tta: bool = False,
+                 crop_size: int = 400, crop_background: str = "white") -> None:
+        self.segmenter = segmenter
+        self.classifier = classifier
+        self.score_threshold = score_threshold
+        self.top_k = top_k
+        self.tta = tta
+        self.crop_size = classifier.crop_size if classifier is not None else crop_size
+        self.crop_background = classifier.crop_background if classifier is not None else crop_background
+        # {"detector": {"path": ..., "sha256": ...}, ...}: set by from_checkpoints, hashed once
+        self.model_files: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def from_checkpoints(cls, detector: str | Path, classifier: str | Path | None = None, *,
+                         device: str = "auto", amp: bool = True, **kwargs: Any) -> Tagger:
+        """Load both models from their single-file checkpoints."""
+        from garmentparse.parsing.api import load_segmenter
+
+        segmenter = load_segmenter(detector, device=device, amp=amp)
+        clf = None
+        if classifier is not None:  # imported only when asked for: a detector-only run skips it
+            from garmentparse.classifiers.predict import load_classifier
+
+            clf = load_classifier(classifier, device=device, amp=amp)
+        tagger = cls(segmenter, clf, **kwargs)
+        tagger.model_files = {name: {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
+                              for name, path in (("detector", detector), ("classifier", classifier)) if path}
+        return tagger
+
+    def settings(self, lang: str = "en") -> dict[str, Any]:
+        """Everything that decides what the output says: models (by sha256), thresholds, language."""
+        threshold = self.segmenter.score_threshold if self.score_threshold is None else self.score_threshold
+        return {"models": {name: f["sha256"] for name, f in self.model_files.items()},
+                "classes": list(self.segmenter.class_names),
+                "heads": self.heads, "score_threshold": threshold, "top_k": self.top_k, "tta": self.tta,
+                "crop_size": self.crop_size, "crop_background": self.crop_background, "lang": lang}
+
+    @property
+    def heads(self) -> list[str]:
+        return list(self.classifier.heads) if self.classifier is not None else []
+
+    def tag_arrays(self, images: list[np.ndarray], keep_crops: bool = False) -> list[TaggedImage]:
+        """Tag a batch of RGB uint8 arrays: detect, cut masked crops, classify them together."""
+        detections = self.segmenter.predict(images, score_threshold=self.score_threshold)
+        tagged: list[TaggedImage] = []
+        all_crops: list[np.ndarray] = []
+        all_parts: list[str] = []
+        owners: list[Garment] = []
+        want_crops = keep_crops or self.classifier is not None
+        for image, det in zip(images, detections):
+            binary = det.binary_masks() if want_crops and len(det) else None
+            garments, crops = [], []
+            for j in range(len(det)):
+                garment = Garment(det.labels[j], float(det.scores[j]), det.boxes[j].tolist(), det.masks[j])
+                garments.append(garment)
+                if binary is not None:
+                    crop = masked_crop(image, binary[j], det.boxes[j], size=self.crop_size,
+                                       background=self.crop_background)
+                    crops.append(crop)
+                    all_crops.append(crop)
+                    all_parts.append(garment.part)
+                    owners.append(garment)
+            tagged.append(TaggedImage(garments, crops if keep_crops else []))
+        if self.classifier is not None and all_crops:
+            predictions = self.classifier.predict(all_crops, parts=all_parts, top_k=self.top_k, tta=self.tta)
+            for garment, attrs in zip(owners, predictions):
+                garment.attributes = attrs
+        return tagged
