@@ -8,15 +8,18 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json, print_report, progress_bar, setup_logging
+from garmentparse.cli.common import (OVERRIDES_CONTEXT, SET_METAVAR, config_overrides, console, print_json,
+                                     print_report, progress_bar, setup_logging)
 
 
 def train_classifier_command(
+    ctx: typer.Context,
     config: Optional[Path] = typer.Option(None, "--config", help="Classifier YAML, e.g. configs/classification/tiny.yaml (CPU) or resnet50.yaml (GPU). Without it: the built-in defaults (ResNet-50, as configs/classification/base.yaml); with --resume: RUN_DIR/config.yaml."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Training crops: manifest.csv written by `garmentparse crop`."),
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder: config.yaml, metrics.jsonl, report.json, last.pt, model.pt."),
     val_manifest: Optional[Path] = typer.Option(None, "--val-manifest", help="Validation crops for early stopping (default: data.val_fraction of the training images)."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key, e.g. --set solver.lr=3e-4 (repeatable)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar=SET_METAVAR, help=(
+        "Override config keys: --set solver.lr=3e-4 train.epochs=5 (several at once, or repeat --set).")),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.pt: model, optimiser, scheduler, epoch, best score."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML on stdout and exit."),
@@ -29,7 +32,7 @@ def train_classifier_command(
     if config is None and resume and out is not None and (out / "config.yaml").is_file():
         config = out / "config.yaml"
     try:
-        cfg = load_classifier_config(config, overrides or [])
+        cfg = load_classifier_config(config, config_overrides(ctx, overrides))
     except ConfigError as exc:
         console.print(f"[red]config error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -106,5 +109,5 @@ def eval_classifier_command(
 
 def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
     """Add ``train classifier`` and ``eval classifier``."""
-    train.command("classifier")(train_classifier_command)
+    train.command("classifier", context_settings=OVERRIDES_CONTEXT)(train_classifier_command)
     eval_.command("classifier")(eval_classifier_command)

@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json, progress_bar, setup_logging
+from garmentparse.cli.common import (OVERRIDES_CONTEXT, SET_METAVAR, config_overrides, console, print_json,
+                                     progress_bar, setup_logging)
 
 DEVICE_HELP = "auto (CUDA when available) | cpu | cuda"
 
@@ -22,6 +23,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def train_detector_command(
+    ctx: typer.Context,
     config: Optional[Path] = typer.Option(None, "--config", help="Detector YAML (configs/detection/*.yaml). "
                                           "With --resume it defaults to RUN_DIR/config.yaml."),
     train_json: Optional[Path] = typer.Option(None, "--train", help="Training COCO JSON (polygons or RLE)."),
@@ -29,8 +31,8 @@ def train_detector_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder: config.yaml, metrics.jsonl, last.pt, model.pt."),
     val: Optional[Path] = typer.Option(None, "--val", help="Validation COCO JSON, evaluated at the end (eval.json)."),
     val_images: Optional[Path] = typer.Option(None, "--val-images", help="Images folder of --val (default: --images)."),
-    overrides: Optional[list[str]] = typer.Option(None, "--set", help="Override a config key, e.g. "
-                                                  "--set solver.base_lr=0.01 (repeatable)."),
+    overrides: Optional[list[str]] = typer.Option(None, "--set", metavar=SET_METAVAR, help=(
+        "Override config keys: --set solver.base_lr=0.01 data.workers=1 (several at once, or repeat --set).")),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.pt: model, optimiser, scheduler, iteration."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config (YAML) and exit."),
@@ -46,7 +48,7 @@ def train_detector_command(
     if config is None:
         _fail("--config is required (or --resume with an existing RUN_DIR/config.yaml)", 2)
     try:
-        cfg = load_detector_config(config, overrides or [])
+        cfg = load_detector_config(config, config_overrides(ctx, overrides))
     except ConfigError as exc:
         _fail(f"config: {exc}", 2)
     if print_config:
@@ -156,6 +158,6 @@ def predict_command(
 
 def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
     """Add ``train detector``, ``eval detector`` and ``predict`` to the app."""
-    train.command("detector")(train_detector_command)
+    train.command("detector", context_settings=OVERRIDES_CONTEXT)(train_detector_command)
     eval_.command("detector")(eval_detector_command)
     root.command("predict")(predict_command)

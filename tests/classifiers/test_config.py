@@ -8,7 +8,7 @@ import yaml
 from garmentparse.classifiers import BACKBONES, ClassifierConfig, load_classifier_config
 from garmentparse.config import ConfigError, from_dict, to_dict
 
-from .conftest import REPO, TINY, invoke
+from tests.conftest import REPO, CLS_TINY, invoke
 
 CONFIGS = sorted((REPO / "configs" / "classification").glob("*.yaml"))
 
@@ -29,29 +29,29 @@ def test_base_heads_and_label_kinds():
 
 
 def test_set_overrides_and_errors():
-    cfg = load_classifier_config(TINY, ["solver.lr=0.01", "model.split=shared_dense",
+    cfg = load_classifier_config(CLS_TINY, ["solver.lr=0.01", "model.split=shared_dense",
                                         "model.heads=[{attribute: material}, {attribute: fit}]"])
     assert cfg.solver.lr == 0.01 and cfg.model.split == "shared_dense"
     assert [h.attribute for h in cfg.model.heads] == ["material", "fit"]
     assert cfg.head("material").multi_label is True
     with pytest.raises(ConfigError, match="solver.lrr"):
-        load_classifier_config(TINY, ["solver.lrr=0.01"])
+        load_classifier_config(CLS_TINY, ["solver.lrr=0.01"])
     with pytest.raises(ConfigError, match="pooled"):
-        load_classifier_config(TINY, ["model.split=middle"])
+        load_classifier_config(CLS_TINY, ["model.split=middle"])
     with pytest.raises(ConfigError, match="not one of"):
-        load_classifier_config(TINY, ["model.heads=[{attribute: smell}]"])
+        load_classifier_config(CLS_TINY, ["model.heads=[{attribute: smell}]"])
 
 
 def test_hue_jitter_refused_with_a_colour_head():
     with pytest.raises(ConfigError, match="colour"):
-        load_classifier_config(TINY, ["augment.hue=0.05"])
-    cfg = load_classifier_config(TINY, ["augment.hue=0.05", "model.heads=[{attribute: category}]",
+        load_classifier_config(CLS_TINY, ["augment.hue=0.05"])
+    cfg = load_classifier_config(CLS_TINY, ["augment.hue=0.05", "model.heads=[{attribute: category}]",
                                         "data.balance_head=null"])
     assert cfg.augment.hue == 0.05
 
 
 def test_print_config_cli():
-    text = invoke("train", "classifier", "--config", TINY, "--set", "train.epochs=7", "--print-config")
+    text = invoke("train", "classifier", "--config", CLS_TINY, "--set", "train.epochs=7", "--print-config")
     data = yaml.safe_load(text)
     assert data["train"]["epochs"] == 7
-    assert data["model"]["backbone"] == load_classifier_config(TINY).model.backbone
+    assert data["model"]["backbone"] == load_classifier_config(CLS_TINY).model.backbone

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 
 @pytest.mark.slow

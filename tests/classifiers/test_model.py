@@ -9,7 +9,7 @@ import torchvision
 
 from garmentparse.classifiers import BACKBONES, HEADS, MultiHeadClassifier, build_backbone, masked_losses
 
-from .conftest import TINY
+from tests.conftest import CLS_TINY
 
 
 @pytest.mark.parametrize("name", BACKBONES.names())
@@ -69,7 +69,7 @@ def test_local_file_init_errors_name_the_file(tmp_path):
 def test_model_gives_logits_per_head(split):
     from garmentparse.classifiers import load_classifier_config
 
-    cfg = load_classifier_config(TINY, [f"model.split={split}"])
+    cfg = load_classifier_config(CLS_TINY, [f"model.split={split}"])
     vocabulary = {"category": ["blouse", "skirt", "coat"], "colour": ["black", "white"],
                   "sleeve_length": ["short", "long"], "print": ["dot", "stripe", "solid"]}
     model = MultiHeadClassifier.from_config(cfg, vocabulary).eval()

@@ -20,12 +20,12 @@ from garmentparse.classifiers.data import read_manifest, split_manifest
 from garmentparse.imageio import load_rgb
 from garmentparse.structures import AttributePrediction
 
-from .conftest import CROP_SIZE, TINY, invoke, runner
+from tests.conftest import CROP_SIZE, CLS_TINY, invoke, runner
 
 
 @pytest.fixture(scope="module")
-def clf(trained):
-    return load_classifier(trained / "model.pt", device="cpu")
+def clf(classifier_run):
+    return load_classifier(classifier_run / "model.pt", device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +34,11 @@ def crops(ccp_crops):
     return records, [load_rgb(r.path) for r in records]
 
 
-def test_run_dir_contents(trained):
+def test_run_dir_contents(classifier_run):
     for name in ("config.yaml", "metrics.jsonl", "report.json", "model.pt"):
-        assert (trained / name).is_file(), name
-    rows = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
-    cfg = load_classifier_config(TINY)
+        assert (classifier_run / name).is_file(), name
+    rows = [json.loads(line) for line in (classifier_run / "metrics.jsonl").read_text().splitlines()]
+    cfg = load_classifier_config(CLS_TINY)
     assert len(rows) == cfg.train.epochs
     first, last = sum(rows[0]["train_loss"].values()), sum(rows[-1]["train_loss"].values())
     assert last < first
@@ -57,12 +57,12 @@ def test_training_accuracy_beats_majority_class(clf, ccp_crops):
         assert m["accuracy"] > m["majority_rate"] + 0.15, (head, m["accuracy"], m["majority_rate"])
 
 
-def test_heads_vocabulary_and_crop_geometry(clf, trained):
+def test_heads_vocabulary_and_crop_geometry(clf, classifier_run):
     # heads without a single training label are kept in the model but never answer
     assert clf.heads == ["category", "colour"]
     assert set(clf.untrained) == {"sleeve_length", "print"}
     assert clf.crop_size == CROP_SIZE and clf.crop_background == "white"
-    ckpt = load_checkpoint(trained / "model.pt", expect_kind="classifier")
+    ckpt = load_checkpoint(classifier_run / "model.pt", expect_kind="classifier")
     assert set(ckpt.vocabulary) == {"category", "colour", "sleeve_length", "print"}
     assert ckpt.config["data"]["crop_size"] == CROP_SIZE
     assert all(c in vocab.CATEGORY_PART for c in ckpt.vocabulary["category"])
@@ -102,9 +102,9 @@ def test_part_restriction(clf, crops):
     assert np.allclose(restrict_to_parts(free, clf.vocabulary["category"], [None, "hat", None]), free)
 
 
-def test_checkpoint_round_trip_gives_same_predictions(clf, crops, trained, tmp_path):
+def test_checkpoint_round_trip_gives_same_predictions(clf, crops, classifier_run, tmp_path):
     _, images = crops
-    ckpt = load_checkpoint(trained / "model.pt")
+    ckpt = load_checkpoint(classifier_run / "model.pt")
     save_checkpoint(ckpt, tmp_path / "copy.pt")
     again = load_classifier(tmp_path / "copy.pt", device="cpu")
     a = clf.probabilities(images[:10])
@@ -127,9 +127,9 @@ def test_tta_predict_and_grayscale(clf, crops):
     assert clf.predict([gray], tta=True)[0]["colour"].label in clf.vocabulary["colour"]
 
 
-def test_eval_cli_writes_report(trained, ccp_crops, tmp_path):
+def test_eval_cli_writes_report(classifier_run, ccp_crops, tmp_path):
     out = tmp_path / "eval"
-    stdout = invoke("eval", "classifier", trained / "model.pt", "--manifest", ccp_crops, "--json", "--tta",
+    stdout = invoke("eval", "classifier", classifier_run / "model.pt", "--manifest", ccp_crops, "--json", "--tta",
                     "--out", out, "--device", "cpu")
     heads = json.loads(stdout)
     assert set(heads) == {"category", "colour"}
@@ -181,7 +181,7 @@ def test_train_with_validation_shared_dense_and_multilabel(ccp_crops, tmp_path):
         w.writeheader()
         w.writerows(rows)
     splits = split_manifest(manifest, tmp_path / "splits", {"train": 0.75, "val": 0.25}, seed=1)
-    cfg = load_classifier_config(TINY, [
+    cfg = load_classifier_config(CLS_TINY, [
         "model.split=shared_dense", "model.shared_dim=32", "data.balance_head=category",
         "model.heads=[{attribute: category}, {attribute: colour, type: mlp, hidden: 16}, {attribute: material}]",
         "train.epochs=6", "train.patience=2", "train.monitor=loss", "train.amp=true", "model.classes=all"])
@@ -201,18 +201,18 @@ def test_train_with_validation_shared_dense_and_multilabel(ccp_crops, tmp_path):
     assert metrics["n"] == sum(1 for r in read_manifest(splits["val"]) if r.labels["material"])
 
 
-def test_cli_errors_are_clear(tmp_path, trained):
-    result = runner.invoke(_app(), ["train", "classifier", "--config", str(TINY), "--manifest",
+def test_cli_errors_are_clear(tmp_path, classifier_run):
+    result = runner.invoke(_app(), ["train", "classifier", "--config", str(CLS_TINY), "--manifest",
                                     str(tmp_path / "none.csv"), "--out", str(tmp_path / "r"), "--device", "cpu"])
     assert result.exit_code == 1 and "none.csv" in result.output
     fake = tmp_path / "det.pt"
-    ckpt = load_checkpoint(trained / "model.pt")
+    ckpt = load_checkpoint(classifier_run / "model.pt")
     ckpt.kind = "detector"
     save_checkpoint(ckpt, fake)
     result = runner.invoke(_app(), ["eval", "classifier", str(fake), "--manifest", str(tmp_path / "m.csv")])
     assert result.exit_code == 2 and "detector" in result.output
-    result = runner.invoke(_app(), ["train", "classifier", "--config", str(TINY), "--manifest",
-                                    str(tmp_path / "none.csv"), "--out", str(trained), "--device", "cpu"])
+    result = runner.invoke(_app(), ["train", "classifier", "--config", str(CLS_TINY), "--manifest",
+                                    str(tmp_path / "none.csv"), "--out", str(classifier_run), "--device", "cpu"])
     assert result.exit_code == 2 and "already holds a trained classifier" in " ".join(result.output.split())
     assert torch.is_tensor(next(iter(ckpt.state_dict.values())))
 
@@ -248,7 +248,7 @@ def test_unreadable_crops_are_dropped_before_class_lists_without_cache(tmp_path,
         return rows + [dict(rows[0], crop_path=str(junk), category="hoodie", sleeve_length="long")]
 
     manifest = _copy_manifest(ccp_crops, tmp_path / "m.csv", add_junk)
-    cfg = load_classifier_config(TINY, ["train.epochs=1", "data.cache=false", "data.val_fraction=0",
+    cfg = load_classifier_config(CLS_TINY, ["train.epochs=1", "data.cache=false", "data.val_fraction=0",
                                         "model.heads=[{attribute: category}, {attribute: sleeve_length}]"])
     result = train_classifier(cfg, manifest, tmp_path / "run", device="cpu")
     assert [p.file for p in result.report.problems if p.reason == "crop_unreadable"] == [str(junk)]
@@ -264,14 +264,14 @@ def test_validation_without_labels_is_no_validation(tmp_path, ccp_crops):
         return [dict(r, category="", colour="") for r in rows]
 
     val = _copy_manifest(ccp_crops, tmp_path / "val.csv", blank)
-    cfg = load_classifier_config(TINY, ["train.epochs=3", "train.patience=1",
+    cfg = load_classifier_config(CLS_TINY, ["train.epochs=3", "train.patience=1",
                                         "model.heads=[{attribute: category}, {attribute: colour}]"])
     result = train_classifier(cfg, ccp_crops, tmp_path / "run", val_manifest=val, device="cpu")
     assert result.epochs == 3 and result.best_epoch == 3
     assert any(p.reason == "validation_unlabelled" for p in result.report.problems)
 
 
-def test_manifest_quirks_and_crop_dtypes(tmp_path, ccp_crops, trained):
+def test_manifest_quirks_and_crop_dtypes(tmp_path, ccp_crops, classifier_run):
     """Excel's BOM; a two-value cell of a single-label head is missing, not its first value;
     float crops are refused instead of silently cast to black."""
     from garmentparse.classifiers.data import encode_targets
@@ -284,7 +284,7 @@ def test_manifest_quirks_and_crop_dtypes(tmp_path, ccp_crops, trained):
     record.labels["category"] = ["blouse", "hoodie"]
     targets = encode_targets(record, {"category": ["blouse", "skirt"]}, {"category": False})
     assert int(targets["category"]) == -1
-    clf = load_classifier(trained / "model.pt", device="cpu")
+    clf = load_classifier(classifier_run / "model.pt", device="cpu")
     crop = load_rgb(record.path)
     with pytest.raises(ValueError, match="uint8"):
         clf.predict([crop.astype(np.float32) / 255])
@@ -297,10 +297,10 @@ def test_resume_continues_from_last_epoch(tmp_path, ccp_crops):
     epoch) with a longer schedule; without --resume the run is not overwritten."""
     run = tmp_path / "run"
     args = ["train", "classifier", "--manifest", ccp_crops, "--out", run, "--device", "cpu", "--no-progress"]
-    invoke(*args, "--config", TINY, "--set", "train.epochs=1")
+    invoke(*args, "--config", CLS_TINY, "--set", "train.epochs=1")
     last = load_checkpoint(run / "last.pt", expect_kind="classifier")
     assert last.extra["epoch"] == 1 and {"optimizer", "scheduler"} <= set(last.extra)
-    result = runner.invoke(_app(), [str(a) for a in args] + ["--config", str(TINY)])
+    result = runner.invoke(_app(), [str(a) for a in args] + ["--config", str(CLS_TINY)])
     assert result.exit_code == 2 and "--resume" in result.output
     invoke(*args, "--resume", "--set", "train.epochs=2")  # config from RUN_DIR/config.yaml
     last = load_checkpoint(run / "last.pt")

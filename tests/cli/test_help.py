@@ -52,3 +52,22 @@ def test_no_typer_type_brackets_and_paths_show_as_path():
     assert re.search(r"--detector\s+PATH", help_of("tag"))
     assert re.search(r"--batch-size\s+INTEGER", help_of("tag"))
     assert re.search(r"--resume\s{3,}\S", help_of("tag")), "a flag shows no metavar"
+
+
+def test_set_takes_several_overrides_and_shows_key_value():
+    repo_configs = __import__("pathlib").Path(__file__).resolve().parents[2] / "configs"
+    result = runner.invoke(build_app(), [
+        "train", "detector", "--config", str(repo_configs / "detection" / "tiny.yaml"), "--print-config",
+        "--set", "solver.base_lr=0.05", "data.workers=1", "--set", "train.seed=3"])
+    assert result.exit_code == 0, result.output
+    assert "base_lr: 0.05" in result.stdout and "seed: 3" in result.stdout
+    assert "  workers: 1" in result.stdout.split("\ntest:")[0]  # data.workers, not test.workers
+    result = runner.invoke(build_app(), [
+        "train", "classifier", "--config", str(repo_configs / "classification" / "tiny.yaml"),
+        "--print-config", "--set", "solver.lr=0.5", "train.epochs=2"])
+    assert result.exit_code == 0 and "lr: 0.5" in result.stdout and "epochs: 2" in result.stdout
+    bad = runner.invoke(build_app(), ["train", "detector", "--config", str(repo_configs / "detection" / "tiny.yaml"),
+                                      "--print-config", "--set", "solver.base_lr=0.05", "oops"])
+    assert bad.exit_code == 2 and "unexpected extra argument 'oops'" in " ".join(bad.output.split())
+    for command in ("detector", "classifier"):
+        assert re.search(r"--set\s+KEY=VALUE", help_of("train", command))

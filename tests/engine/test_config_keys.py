@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +12,8 @@ from garmentparse.classifiers.config import ClassifierConfig, load_classifier_co
 from garmentparse.config import ConfigError, from_dict, to_dict
 from garmentparse.engine.config import TrainConfig
 from garmentparse.parsing.config import DetectorConfig, load_detector_config
+from tests.conftest import CLS_TINY, DET_TINY, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-DET_TINY = REPO / "configs" / "detection" / "tiny.yaml"
-CLS_TINY = REPO / "configs" / "classification" / "tiny.yaml"
 RENAMES = [
     (load_detector_config, DET_TINY, "model.amp", "false", "train.amp"),
     (load_detector_config, DET_TINY, "solver.clip_grad_norm", "1.0", "train.grad_clip"),

@@ -4,21 +4,15 @@ config naming an unknown backbone fails clearly once the model is built."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from garmentparse.checkpoint import Checkpoint, save_checkpoint
 from garmentparse.classifiers import MultiHeadClassifier, load_classifier, load_classifier_config
 from garmentparse.parsing import build_model, load_detector_config, load_segmenter
 
-from .test_config_keys import CLS_TINY, DET_TINY, old_classifier_layout, old_detector_layout
+from tests.conftest import CLS_TINY, DET_TINY
 
+from .test_config_keys import old_classifier_layout, old_detector_layout
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_old_detector_checkpoint_loads(tmp_path):

@@ -35,14 +35,6 @@ CLOTHING = {399, 400, 411, 439, 445, 451, 452, 457, 459, 465, 474, 501, 502, 514
             808, 824, 834, 841, 842, 869, 887, 906}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on shared busy cores two spinning OpenMP threads are much slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def ccp_coco(ccp_dir) -> dict:

@@ -10,7 +10,7 @@ import yaml
 from garmentparse.config import to_dict
 from garmentparse.parsing import ConfigError, DetectorConfig, load_detector_config
 
-from .conftest import REPO, TINY, invoke
+from tests.conftest import REPO, DET_TINY, invoke
 
 CONFIGS = sorted((REPO / "configs" / "detection").glob("*.yaml"))
 
@@ -23,25 +23,25 @@ def test_shipped_configs_load():
 
 
 def test_base_chain_and_overrides():
-    tiny = load_detector_config(TINY)
+    tiny = load_detector_config(DET_TINY)
     assert tiny.model.backbone == "resnet18_fpn"  # tiny.yaml
     assert tiny.solver.optimizer == "adamw"  # from cpu_light.yaml
     assert tiny.augment.hflip == 0.5  # from base.yaml
     gpu = load_detector_config(REPO / "configs/detection/r50_fpn_v2.yaml")
     assert gpu.model.backbone == "resnet50_fpn_v2" and gpu.train.amp
-    over = load_detector_config(TINY, ["solver.base_lr=0.01", "input.min_size_train=[64, 80]",
+    over = load_detector_config(DET_TINY, ["solver.base_lr=0.01", "input.min_size_train=[64, 80]",
                                        "model.init=coco"])
     assert over.solver.base_lr == 0.01 and over.input.min_size_train == [64, 80]
     assert over.model.init == "coco"
 
 
 def test_print_config_round_trips(tmp_path):
-    text = invoke("train", "detector", "--config", TINY, "--set", "solver.max_iter=7", "--print-config")
+    text = invoke("train", "detector", "--config", DET_TINY, "--set", "solver.max_iter=7", "--print-config")
     data = yaml.safe_load(text)
     assert data["solver"]["max_iter"] == 7
     saved = tmp_path / "resolved.yaml"
     saved.write_text(text)
-    assert to_dict(load_detector_config(saved)) == to_dict(load_detector_config(TINY, ["solver.max_iter=7"]))
+    assert to_dict(load_detector_config(saved)) == to_dict(load_detector_config(DET_TINY, ["solver.max_iter=7"]))
 
 
 @pytest.mark.parametrize("body, key", [
@@ -52,7 +52,7 @@ def test_print_config_round_trips(tmp_path):
 ])
 def test_config_errors_name_key_and_file(tmp_path, body, key):
     path = tmp_path / "bad.yaml"
-    path.write_text(f"_base_: {TINY}\n{body}")
+    path.write_text(f"_base_: {DET_TINY}\n{body}")
     with pytest.raises(ConfigError) as err:
         load_detector_config(path)
     assert key in str(err.value) and str(path) in str(err.value)
@@ -66,7 +66,7 @@ def test_config_errors_name_key_and_file(tmp_path, body, key):
 ])
 def test_semantic_errors_name_key(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        load_detector_config(TINY, [override])
+        load_detector_config(DET_TINY, [override])
 
 
 def test_cli_config_error_exit_code(tmp_path):
@@ -74,7 +74,7 @@ def test_cli_config_error_exit_code(tmp_path):
 
     from garmentparse.cli import build_app
 
-    result = CliRunner().invoke(build_app(), ["train", "detector", "--config", str(TINY), "--set",
+    result = CliRunner().invoke(build_app(), ["train", "detector", "--config", str(DET_TINY), "--set",
                                               "solver.maxiter=3", "--print-config"])
     assert result.exit_code == 2
     assert "solver.maxiter" in result.output

@@ -15,7 +15,7 @@ from garmentparse.parsing import load_detector_config
 from garmentparse.parsing.data import (CocoInstances, InfiniteSampler, boxes_from_masks,
                                        build_train_transform, make_train_dataset, repeat_factors)
 
-from .conftest import TINY
+from tests.conftest import DET_TINY
 
 
 def _polygons_as_rle(coco: dict) -> dict:
@@ -43,7 +43,7 @@ def test_polygons_and_rle_give_the_same_targets(ccp_coco, tmp_path):
 
 
 def test_augmentation_keeps_masks_and_boxes_aligned(ccp_coco):
-    cfg = load_detector_config(TINY, ["augment.hflip=1.0", "augment.scale_jitter_p=1.0",
+    cfg = load_detector_config(DET_TINY, ["augment.hflip=1.0", "augment.scale_jitter_p=1.0",
                                       "augment.scale_jitter=[0.7, 1.3]"])
     plain = CocoInstances(ccp_coco["train"], ccp_coco["images"], max_side=(128, 192))
     aug = make_train_dataset(cfg, ccp_coco["train"], ccp_coco["images"])
@@ -56,7 +56,7 @@ def test_augmentation_keeps_masks_and_boxes_aligned(ccp_coco):
         assert np.allclose(target["boxes"].numpy(), boxes_from_masks(masks))  # boxes hug masks
         assert (masks.reshape(len(masks), -1).sum(1) >= cfg.augment.min_mask_area).all()
     # flip only: masks are exactly the mirrored plain masks
-    flip = build_train_transform(load_detector_config(TINY, ["augment.hflip=1.0", "augment.scale_jitter_p=0",
+    flip = build_train_transform(load_detector_config(DET_TINY, ["augment.hflip=1.0", "augment.scale_jitter_p=0",
                                                              "augment.color_jitter_p=0"]).augment)
     only_flip = CocoInstances(ccp_coco["train"], ccp_coco["images"], transform=flip, max_side=(128, 192))
     (i0, t0), (i1, t1) = plain[2], only_flip[2]
@@ -65,7 +65,7 @@ def test_augmentation_keeps_masks_and_boxes_aligned(ccp_coco):
 
 
 def test_pre_shrink_matches_model_input_size(ccp_coco):
-    ds = make_train_dataset(load_detector_config(TINY), ccp_coco["train"], ccp_coco["images"])
+    ds = make_train_dataset(load_detector_config(DET_TINY), ccp_coco["train"], ccp_coco["images"])
     image, target = ds[0]
     assert max(image.shape[1:]) <= 192 and min(image.shape[1:]) <= 128
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 SCRIPT = REPO / "scripts" / "gpu_detector.sh"
 

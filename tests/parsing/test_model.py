@@ -14,7 +14,7 @@ from torchvision.models.detection import maskrcnn_resnet50_fpn, maskrcnn_resnet5
 from garmentparse.parsing import BACKBONES, BACKENDS, available_backends, load_detector_config
 from garmentparse.parsing.model import build_model, enable_bf16, initialise, set_input_size
 
-from .conftest import TINY
+from tests.conftest import DET_TINY
 
 PREDICTOR_KEYS = {"roi_heads.box_predictor.cls_score.weight", "roi_heads.box_predictor.cls_score.bias",
                   "roi_heads.box_predictor.bbox_pred.weight", "roi_heads.box_predictor.bbox_pred.bias",
@@ -23,7 +23,7 @@ PREDICTOR_KEYS = {"roi_heads.box_predictor.cls_score.weight", "roi_heads.box_pre
 
 
 def tiny_cfg(backbone: str, *extra: str):
-    return load_detector_config(TINY, [f"model.backbone={backbone}", "input.min_size_train=[64]",
+    return load_detector_config(DET_TINY, [f"model.backbone={backbone}", "input.min_size_train=[64]",
                                        "input.max_size_train=96", "input.min_size_test=64",
                                        "input.max_size_test=96", *extra])
 

@@ -22,13 +22,13 @@ from garmentparse.parsing import (Segmenter, coco_metrics, load_detector_config,
 from garmentparse.parsing.train import lr_factor
 from garmentparse.structures import Detections
 
-from .conftest import TINY, invoke
+from tests.conftest import DET_TINY, invoke
 
 AP_KEYS = {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "per_category"}
 
 
-def test_run_folder_and_loss_falls(trained):
-    run = trained["run"]
+def test_run_folder_and_loss_falls(detector_run):
+    run = detector_run["run"]
     assert {"config.yaml", "metrics.jsonl", "last.pt", "model.pt", "eval.json"} <= {p.name for p in run.iterdir()}
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     train_rows = [r for r in rows if "loss" in r]
@@ -40,21 +40,21 @@ def test_run_folder_and_loss_falls(trained):
     assert last < 0.8 * first, f"loss did not fall: {first} -> {last}"
     assert any("eval" in r for r in rows)
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert saved == to_dict(load_detector_config(TINY))
-    summary = trained["summary"]
+    assert saved == to_dict(load_detector_config(DET_TINY))
+    summary = detector_run["summary"]
     assert summary["iterations"] == 30 and summary["images_per_s"] > 0
     assert set(summary["eval"]["bbox"]) >= AP_KEYS
 
 
-def test_checkpoint_is_one_self_contained_file(trained):
-    ckpt = load_checkpoint(trained["model"], expect_kind="detector")
+def test_checkpoint_is_one_self_contained_file(detector_run):
+    ckpt = load_checkpoint(detector_run["model"], expect_kind="detector")
     assert ckpt.vocabulary == {"part": ["outer", "top", "bottom", "onepiece"]}
     assert ckpt.config["model"]["backbone"] == "resnet18_fpn"
     assert ckpt.extra["iteration"] == 30 and "optimizer" not in ckpt.extra
 
 
-def test_segmenter_predicts_detections_in_original_pixels(trained, ccp_dir):
-    seg = load_segmenter(trained["model"], device="cpu", amp=True)  # amp is a no-op on CPU
+def test_segmenter_predicts_detections_in_original_pixels(detector_run, ccp_dir):
+    seg = load_segmenter(detector_run["model"], device="cpu", amp=True)  # amp is a no-op on CPU
     assert isinstance(seg, Segmenter) and seg.device.type == "cpu"
     assert seg.class_names == ["outer", "top", "bottom", "onepiece"]
     photos = [load_rgb(ccp_dir / "images" / f"00{n}.jpg") for n in (21, 22, 23)]
@@ -76,12 +76,12 @@ def test_segmenter_predicts_detections_in_original_pixels(trained, ccp_dir):
         seg.predict([photos[0].astype(np.float32)])
 
 
-def test_results_do_not_depend_on_batch_neighbours(trained, ccp_dir):
+def test_results_do_not_depend_on_batch_neighbours(detector_run, ccp_dir):
     """A portrait photo gets the same detections alone as next to a landscape one (which would
     otherwise pad both to a square), and an image too thin to resize fails only itself."""
     from garmentparse.engine.batching import batch_then_each
 
-    seg = load_segmenter(trained["model"], device="cpu")
+    seg = load_segmenter(detector_run["model"], device="cpu")
     portrait = load_rgb(ccp_dir / "images" / "0021.jpg")
     landscape = np.ascontiguousarray(np.rot90(load_rgb(ccp_dir / "images" / "0022.jpg")))
     alone = seg.predict([portrait], score_threshold=0.0)[0]
@@ -95,9 +95,9 @@ def test_results_do_not_depend_on_batch_neighbours(trained, ccp_dir):
     assert isinstance(out[1], ValueError) and np.array_equal(out[0].boxes, alone.boxes)
 
 
-def test_eval_detector_json(trained, ccp_coco, tmp_path):
+def test_eval_detector_json(detector_run, ccp_coco, tmp_path):
     out = tmp_path / "metrics.json"
-    stdout = invoke("eval", "detector", trained["model"], "--coco", ccp_coco["val"], "--images",
+    stdout = invoke("eval", "detector", detector_run["model"], "--coco", ccp_coco["val"], "--images",
                     ccp_coco["images"], "--json", "--device", "cpu", "--out", out)
     metrics = json.loads(stdout)
     for iou in ("bbox", "segm"):
@@ -108,11 +108,11 @@ def test_eval_detector_json(trained, ccp_coco, tmp_path):
     assert json.loads(out.read_text()) == metrics
 
 
-def test_evaluate_detector_library_reports_progress(trained, ccp_coco):
+def test_evaluate_detector_library_reports_progress(detector_run, ccp_coco):
     from garmentparse.parsing import evaluate_detector
 
     calls = []
-    metrics = evaluate_detector(trained["model"], ccp_coco["val"], ccp_coco["images"], device="cpu", workers=0,
+    metrics = evaluate_detector(detector_run["model"], ccp_coco["val"], ccp_coco["images"], device="cpu", workers=0,
                                 on_progress=lambda done, total=None, message="": calls.append((done, total)))
     assert metrics["images"] == 4 and calls[0] == (0, 4) and calls[-1] == (4, 4)
 
@@ -135,7 +135,7 @@ def test_coco_metrics_edge_cases(ccp_coco):
 
 def test_resume_continues_from_saved_iteration(ccp_coco, tmp_path):
     run = tmp_path / "run"
-    cfg = load_detector_config(TINY, ["solver.max_iter=4", "train.checkpoint_period=2", "train.log_period=2"])
+    cfg = load_detector_config(DET_TINY, ["solver.max_iter=4", "train.checkpoint_period=2", "train.log_period=2"])
     first = train_detector(cfg, ccp_coco["train"], ccp_coco["images"], run, device="cpu")
     assert first.iterations == 4 and load_checkpoint(run / "last.pt").extra["iteration"] == 4
     with pytest.raises(FileExistsError, match="--resume"):
@@ -155,22 +155,22 @@ def test_resume_continues_from_saved_iteration(ccp_coco, tmp_path):
 
 
 def test_lr_schedule():
-    s = load_detector_config(TINY, ["solver.warmup_iters=10", "solver.warmup_factor=0.1",
+    s = load_detector_config(DET_TINY, ["solver.warmup_iters=10", "solver.warmup_factor=0.1",
                                     "solver.max_iter=110"]).solver
     assert lr_factor(0, s, 110) == pytest.approx(0.1)
     assert lr_factor(5, s, 110) == pytest.approx(0.55)
     assert lr_factor(10, s, 110) == pytest.approx(1.0)
     assert lr_factor(60, s, 110) == pytest.approx(0.5)
     assert lr_factor(110, s, 110) == pytest.approx(0.0, abs=1e-9)
-    step = load_detector_config(TINY, ["solver.schedule=step", "solver.steps=[50, 80]", "solver.warmup_iters=0",
+    step = load_detector_config(DET_TINY, ["solver.schedule=step", "solver.steps=[50, 80]", "solver.warmup_iters=0",
                                        "solver.max_iter=100"]).solver
     assert [lr_factor(i, step, 100) for i in (0, 49, 50, 80)] == pytest.approx([1, 1, 0.1, 0.01])
 
 
-def test_predict_cli_writes_loadable_results(trained, ccp_coco, ccp_dir, tmp_path):
+def test_predict_cli_writes_loadable_results(detector_run, ccp_coco, ccp_dir, tmp_path):
     # with the ground truth: its ids, loadable by COCO.loadRes
     preds = tmp_path / "preds.json"
-    invoke("predict", trained["model"], ccp_coco["images"], "--out", preds, "--coco", ccp_coco["val"],
+    invoke("predict", detector_run["model"], ccp_coco["images"], "--out", preds, "--coco", ccp_coco["val"],
            "--score-threshold", "0.0", "--device", "cpu")
     results = json.loads(preds.read_text())
     assert isinstance(results, list) and results
@@ -186,7 +186,7 @@ def test_predict_cli_writes_loadable_results(trained, ccp_coco, ccp_dir, tmp_pat
         shutil.copy(ccp_dir / "images" / f"{n}.jpg", folder / f"{n}.jpg")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     out = tmp_path / "out" / "preds.json"
-    stdout = invoke("predict", trained["model"], tmp_path / "photos", "--out", out, "--score-threshold", "0.0",
+    stdout = invoke("predict", detector_run["model"], tmp_path / "photos", "--out", out, "--score-threshold", "0.0",
                     "--device", "cpu", "--json")
     summary = json.loads(stdout)
     assert summary["images"] == 2
@@ -203,14 +203,14 @@ def test_predict_cli_writes_loadable_results(trained, ccp_coco, ccp_dir, tmp_pat
         own_gt.loadRes(results)  # ids consistent with the images file
 
 
-def test_model_pt_as_init_for_fine_tuning(trained, tmp_path):
+def test_model_pt_as_init_for_fine_tuning(detector_run, tmp_path):
     from garmentparse.parsing.model import build_model, initialise
 
-    cfg = load_detector_config(TINY, [f"model.init={trained['model']}"])
+    cfg = load_detector_config(DET_TINY, [f"model.init={detector_run['model']}"])
     model = build_model(cfg, 5)
     report = initialise(model, cfg.model)
     assert report.loaded == len(model.state_dict()) and not report.skipped_shape
-    ref = torch.load(trained["model"], weights_only=False)["state_dict"]
+    ref = torch.load(detector_run["model"], weights_only=False)["state_dict"]
     assert torch.equal(model.state_dict()["roi_heads.box_predictor.cls_score.weight"],
                        ref["roi_heads.box_predictor.cls_score.weight"])
 
@@ -218,7 +218,7 @@ def test_model_pt_as_init_for_fine_tuning(trained, tmp_path):
 def test_time_budget_shortens_training(ccp_coco, tmp_path):
     import time
 
-    cfg = load_detector_config(TINY, ["solver.max_iter=1000", "train.time_budget_s=6",
+    cfg = load_detector_config(DET_TINY, ["solver.max_iter=1000", "train.time_budget_s=6",
                                       "train.checkpoint_period=1000"])
     t = time.perf_counter()
     result = train_detector(cfg, ccp_coco["train"], ccp_coco["images"], tmp_path / "run", device="cpu")

@@ -1,5 +1,5 @@
-"""End to end on real CCP photos (CPU): convert -> train detector (tiny) -> crop ->
-train classifier (tiny) -> tag, then the output contract, broken files and resume."""
+"""``tag`` end to end on real CCP photos (CPU) with the session's tiny detector and classifier:
+the output contract, broken files, resume, plugins."""
 
 from __future__ import annotations
 
@@ -11,43 +11,20 @@ from pathlib import Path
 import jsonschema
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from garmentparse.cli import build_app
 from garmentparse.imageio import load_rgb
 from garmentparse.tagging import (SCHEMA_PATH, ResumeError, Tagger, file_sha256, read_done,
                                   run_record_path, tag_folder)
+from tests.conftest import REPO, invoke, runner
 
-REPO = Path(__file__).resolve().parents[1]
-runner = CliRunner()
 SCORE = "0.01"  # tiny models trained for seconds score low; keep their detections
 
 
-def invoke(*args: str) -> str:
-    result = runner.invoke(build_app(), [str(a) for a in args])
-    assert result.exit_code == 0, f"{args}\n{result.output}\n{result.exception!r}"
-    return result.output
-
-
 @pytest.fixture(scope="module")
-def models(tmp_path_factory, ccp_dir) -> dict[str, Path]:
-    """The whole chain from labels to two trained checkpoints, through the CLI."""
-    work = tmp_path_factory.mktemp("e2e")
-    train_images = work / "train_images"
-    train_labels = work / "train_labels"
-    train_images.mkdir()
-    train_labels.mkdir()
-    for label in sorted((ccp_dir / "labels").glob("*.json"))[:20]:
-        shutil.copy(label, train_labels)
-        shutil.copy(ccp_dir / "images" / f"{label.stem}.jpg", train_images)
-    coco = work / "coco.json"
-    invoke("convert", "kfashion", train_labels, "--images", train_images, "--out", coco)
-    invoke("train", "detector", "--config", REPO / "configs/detection/tiny.yaml", "--train", coco,
-           "--images", train_images, "--out", work / "det", "--device", "cpu")
-    invoke("crop", coco, "--images", train_images, "--out", work / "crops", "--size", "96")
-    invoke("train", "classifier", "--config", REPO / "configs/classification/tiny.yaml",
-           "--manifest", work / "crops" / "manifest.csv", "--out", work / "cls", "--device", "cpu")
-    return {"detector": work / "det" / "model.pt", "classifier": work / "cls" / "model.pt"}
+def models(detector_run, classifier_run) -> dict[str, Path]:
+    """The session's tiny detector and classifier (trained once, in tests/conftest.py)."""
+    return {"detector": detector_run["model"], "classifier": classifier_run / "model.pt"}
 
 
 @pytest.fixture()
