@@ -30,9 +30,9 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, /, **context: Any) -> HTMLResponse:
     lang = lang_of(request)
     context.setdefault("user", None)
-    return TEMPLATES.TemplateResponse(request, name, {
+    return TEMPLATES.TemplateResponse(request, template, {
         "lang": lang, "t": lambda key: i18n.text(key, lang), "csrf": csrf_token(request),
         "models_loaded": request.app.state.tagging is not None, **context}, status_code=status_code)

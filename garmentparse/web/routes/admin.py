@@ -58,8 +58,8 @@ def add_user(request: Request, name: str = Form(...), password: str = Form(...),
     return RedirectResponse("/admin/users", 303)
 
 
-@router.post("/admin/users/{name}/role")
-def set_role(request: Request, name: str, role: str = Form(...), user: UserInfo = Depends(require("admin"))):
+@router.post("/admin/users/role")
+def set_role(request: Request, name: str = Form(...), role: str = Form(...), user: UserInfo = Depends(require("admin"))):
     try:
         request.app.state.store.set_role(name, role)
     except (ValueError, NotFound) as exc:
@@ -67,8 +67,8 @@ def set_role(request: Request, name: str, role: str = Form(...), user: UserInfo 
     return RedirectResponse("/admin/users", 303)
 
 
-@router.post("/admin/users/{name}/remove")
-def remove_user(request: Request, name: str, user: UserInfo = Depends(require("admin"))):
+@router.post("/admin/users/remove")
+def remove_user(request: Request, name: str = Form(...), user: UserInfo = Depends(require("admin"))):
     if name == user.name:
         return _users_page(request, user, "You cannot remove yourself.", 400)
     try:
