@@ -22,8 +22,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 ROLE_RANK = {"viewer": 0, "reviewer": 1, "admin": 2}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-# No inline script or style anywhere; images are ours (and blob: previews of files being uploaded).
-CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+# No inline script anywhere; style attributes only (htmx sets some while swapping); images are ours
+# (and blob: previews of files being uploaded).
+CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 

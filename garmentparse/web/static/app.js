@@ -77,7 +77,7 @@
         form.append("photo", files[i]);
         try {
           var res = await post("/products/photos", form), data = await res.json();
-          if (res.ok) { photoIds.push(data.photo_id); line.textContent = files[i].name + " ✓ " + data.garments; }
+          if (res.ok) { photoIds.push(data.photo_id); line.textContent = files[i].name + " ✓ " + status.dataset.garments + ": " + data.garments; }
           else { line.parentNode.classList.add("failed"); line.textContent = files[i].name + ": " + data.error; }
         } catch (err) { line.parentNode.classList.add("failed"); line.textContent = files[i].name + ": " + err; }
         bar.value = i + 1;
