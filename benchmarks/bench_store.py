@@ -6,7 +6,9 @@ Writes a synthetic ``tag`` output in the real schema (4 garments per photo, real
 - ingest rate: garments/s of ``Store.ingest`` (the whole file, one transaction per batch);
 - query latency, median and p95 over ``--queries`` pages of 60: the gallery (newest first; half
   filtered by part, half by an accepted label) and the review queue (lowest confidence first),
-  each page fetched with the cursor of a page at a random depth (keyset: no OFFSET).
+  each page fetched with the cursor of a page at a random depth (keyset: no OFFSET);
+- the same PAGES through the web app over HTTP (``http_*``: FastAPI TestClient, logged in, the
+  whole HTML page rendered): gallery by part, by label, by confidence, and the review queue.
 
 PostgreSQL runs in a throwaway cluster on a Unix socket (as the ``postgres`` user when root) and
 is skipped with a message where it is not installed. Targets: ingest >= 5 000 garments/s on
@@ -115,6 +117,48 @@ def postgres(tmp: str) -> tuple[str | None, list[str]]:
     return f"postgresql+psycopg://postgres@/postgres?host={tmp}&port=54339", stop
 
 
+def measure_http(url: str, queries: int) -> dict:
+    """Gallery and queue PAGES through the web app (HTTP via TestClient: routing, session, CSRF,
+    template rendering, the store query), logged in as a reviewer."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from garmentparse.web import create_app
+
+    with Store.open(url) as store:
+        store.add_user("bench", "bench password long", "reviewer")
+        top_id = store.gallery(limit=1).items[0].id
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as up:
+        app = create_app(url, secret="bench", upload_dir=up)
+        client = TestClient(app, base_url="http://127.0.0.1")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        assert client.post("/login", data={"name": "bench", "password": "bench password long", "csrf_token": token},
+                           follow_redirects=False).status_code == 303
+        rng = random.Random(2)
+        lat: dict[str, list[float]] = {"http_gallery": [], "http_gallery_label": [], "http_gallery_conf": [],
+                                       "http_queue": []}
+        for _ in range(queries):
+            cursor = rng.randint(1, top_id)
+            urls = {"http_gallery": f"/gallery?part={rng.choice(list(vocab.PARTS))}&cursor={cursor}",
+                    "http_gallery_label": f"/gallery?head=colour&value={rng.choice(vocab.ATTRIBUTES['colour'].values)}"
+                                          f"&cursor={cursor}",
+                    "http_gallery_conf": f"/gallery?sort=confidence&cursor={rng.random()!r}:{cursor}",
+                    "http_queue": f"/queue?after={rng.random()!r}:{cursor}"}
+            for name, u in urls.items():
+                t = time.perf_counter()
+                r = client.get(u)
+                lat[name].append(time.perf_counter() - t)
+                assert r.status_code == 200, (u, r.status_code)
+        app.state.store.close()
+    out = {}
+    for name, xs in lat.items():
+        xs = sorted(xs)
+        out[f"{name}_median_ms"] = round(statistics.median(xs) * 1000, 2)
+        out[f"{name}_p95_ms"] = round(xs[int(0.95 * (len(xs) - 1))] * 1000, 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--garments", type=int, default=100_000)
@@ -128,6 +172,7 @@ def main() -> None:
         print(f"synthetic tag output: {args.garments} garments, {jsonl.stat().st_size / 1e6:.0f} MB "
               f"({time.perf_counter() - t:.0f} s to write)")
         results = {"sqlite": measure(f"sqlite:///{tmp}/catalogue.db", jsonl, args.garments, args.queries)}
+        results["sqlite"].update(measure_http(f"sqlite:///{tmp}/catalogue.db", args.queries))
         print("sqlite", json.dumps(results["sqlite"]))
         if not args.no_postgres:
             pg_dir = tempfile.mkdtemp(prefix="bench-pg-")
@@ -137,6 +182,7 @@ def main() -> None:
             else:
                 try:
                     results["postgresql"] = measure(url, jsonl, args.garments, args.queries)
+                    results["postgresql"].update(measure_http(url, args.queries))
                     print("postgresql", json.dumps(results["postgresql"]))
                 finally:
                     subprocess.run(stop, capture_output=True, **({"user": "postgres", "group": "postgres"}
@@ -146,7 +192,8 @@ def main() -> None:
         print(f"targets: ingest >= 5000 garments/s on SQLite: {sq['ingest_garments_per_s']} "
               f"({'met' if sq['ingest_garments_per_s'] >= 5000 else 'MISSED'}); p95 page <= 150 ms: "
               + ", ".join(f"{db} {name} {r[f'{name}_p95_ms']} ms" for db, r in results.items()
-                          for name in ("gallery", "gallery_label", "queue")))
+                          for name in ("gallery", "gallery_label", "queue", "http_gallery", "http_gallery_label",
+                                       "http_gallery_conf", "http_queue")))
 
 
 if __name__ == "__main__":

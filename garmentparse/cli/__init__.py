@@ -20,7 +20,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from garmentparse.cli.common import console
 
-COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag", "store")
+COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag", "store", "web")
 # The workflow: data in, check and describe it, split, cut crops, look at it, train, evaluate, run.
 COMMAND_ORDER = ("convert", "validate", "stats", "split", "crop", "visualize", "train", "eval",
                  "predict", "tag", "detector", "classifier", "kfashion", "ccp", "db", "ingest", "export", "users", "serve")

@@ -21,6 +21,7 @@ from garmentparse.store.records import (CorrectionInfo, Dashboard, Decision, Gal
                                         ReviewConflict, RunInfo, UserInfo)
 
 REVIEWERS = ("reviewer", "admin")
+GALLERY_ORDERS = ("newest", "confidence")
 _SUMMARY = (Garment.id, Garment.photo_id, Photo.path, Garment.run_id, Garment.part, Garment.score, Garment.x0,
             Garment.y0, Garment.x1, Garment.y1, Garment.confidence, Garment.state, Garment.version,
             Garment.updated_at)
@@ -145,8 +146,10 @@ class Store:
             return PhotoInfo(p.id, p.path, p.sha256, p.size, p.width, p.height, p.error, p.product_id)
 
     def gallery(self, filters: GalleryFilter = GalleryFilter(), *, limit: int = 60,
-                cursor: str | None = None) -> Page:
-        """Garments newest first (by id), filtered; keyset pages of ``limit``."""
+                cursor: str | None = None, order: str = "newest") -> Page:
+        """Garments filtered, ``newest`` first (by id) or lowest ``confidence`` first; keyset pages."""
+        if order not in GALLERY_ORDERS:
+            raise ValueError(f"unknown order {order!r}: use {', '.join(GALLERY_ORDERS)}")
         q = sa.select(*_SUMMARY).join(Photo, Photo.id == Garment.photo_id)
         f = filters
         conds = [c for c in (
@@ -156,38 +159,60 @@ class Store:
             Garment.photo_id == f.photo_id if f.photo_id is not None else None,
             Garment.confidence >= f.min_confidence if f.min_confidence is not None else None,
             Garment.confidence <= f.max_confidence if f.max_confidence is not None else None,
+            Photo.product_id == f.product_id if f.product_id is not None else None,
+            Photo.path.ilike(f"%{_like_escape(f.path_text)}%", escape="\\") if f.path_text else None,
         ) if c is not None]
         if f.head:
             match = sa.select(Accepted.garment_id).where(Accepted.head == f.head)
             if f.value is not None:
                 match = match.where(Accepted.value == f.value)
             conds.append(Garment.id.in_(match))
-        if cursor is not None:
-            conds.append(Garment.id < _int_cursor(cursor))
-        q = q.where(*conds).order_by(Garment.id.desc()).limit(limit + 1)
+        if order == "confidence":
+            if cursor is not None:
+                conf, gid = _queue_cursor(cursor)
+                conds += [Garment.confidence >= conf, sa.or_(Garment.confidence > conf, Garment.id > gid)]
+            q = q.where(*conds).order_by(Garment.confidence, Garment.id).limit(limit + 1)
+        else:
+            if cursor is not None:
+                conds.append(Garment.id < _int_cursor(cursor))
+            q = q.where(*conds).order_by(Garment.id.desc()).limit(limit + 1)
         with self._read() as s:
             rows = s.execute(q).all()
         items = [_summary(r) for r in rows[:limit]]
-        return Page(items, str(items[-1].id) if len(rows) > limit else None)
+        if len(rows) <= limit:
+            return Page(items, None)
+        last = items[-1]
+        return Page(items, f"{last.confidence!r}:{last.id}" if order == "confidence" else str(last.id))
 
-    def queue(self, *, part: str | None = None, run_id: int | None = None, limit: int = 60,
-              cursor: str | None = None) -> Page:
-        """Garments nobody has reviewed, lowest confidence first; keyset pages of ``limit``."""
-        q = sa.select(*_SUMMARY).join(Photo, Photo.id == Garment.photo_id).where(Garment.state == PREDICTED)
+    def queue(self, *, part: str | None = None, run_id: int | None = None, head: str | None = None,
+              limit: int = 60, cursor: str | None = None) -> Page:
+        """Garments nobody has reviewed, lowest confidence first; keyset pages of ``limit``.
+        With ``head``: garments whose ``head`` is still unreviewed, lowest probability of that head first."""
+        q = sa.select(*_SUMMARY).join(Photo, Photo.id == Garment.photo_id)
+        if head:
+            q = q.join(Accepted, Accepted.garment_id == Garment.id).where(
+                Accepted.head == head, Accepted.state == PREDICTED, Garment.state != REJECTED)
+            key, gid_col = Accepted.probability, Accepted.garment_id
+            q = q.add_columns(Accepted.probability)
+        else:
+            q = q.where(Garment.state == PREDICTED)
+            key, gid_col = Garment.confidence, Garment.id
         if part:
             q = q.where(Garment.part == part)
         if run_id is not None:
             q = q.where(Garment.run_id == run_id)
         if cursor is not None:
             conf, gid = _queue_cursor(cursor)
-            # "(confidence, id) > (conf, gid)" spelt so every database range-scans the index
-            q = q.where(Garment.confidence >= conf, sa.or_(Garment.confidence > conf, Garment.id > gid))
-        q = q.order_by(Garment.confidence, Garment.id).limit(limit + 1)
+            # "(key, id) > (conf, gid)" spelt so every database range-scans the index
+            q = q.where(key >= conf, sa.or_(key > conf, gid_col > gid))
+        q = q.order_by(key, gid_col).limit(limit + 1)
         with self._read() as s:
             rows = s.execute(q).all()
-        items = [_summary(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(items, f"{items[-1].confidence!r}:{items[-1].id}" if more else None)
+        items = [_summary(r[:len(_SUMMARY)]) for r in rows[:limit]]
+        if len(rows) <= limit:
+            return Page(items, None)
+        last_key = rows[limit - 1][-1] if head else items[-1].confidence
+        return Page(items, f"{last_key!r}:{items[-1].id}")
 
     def garment(self, garment_id: int) -> GarmentDetail:
         """One garment with every head (accepted value, state, prediction) and its history."""
@@ -232,6 +257,16 @@ class Store:
             return Dashboard(count(Photo), count(Garment), count(TagRun), count(User), count(Correction),
                              {st: n for st, n in grouped(Garment.state)}, {p: n for p, n in grouped(Garment.part)},
                              heads, {u: n for u, n in grouped(Correction.username)})
+
+    def value_counts(self, head: str, *, limit: int = 30) -> dict[str, int]:
+        """How many garments have each accepted value of ``head`` (rejected garments left out),
+        most common first."""
+        n = sa.func.count().label("n")
+        q = (sa.select(Accepted.value, n).join(Garment, Garment.id == Accepted.garment_id)
+             .where(Accepted.head == head, Accepted.value.is_not(None), Garment.state != REJECTED)
+             .group_by(Accepted.value).order_by(n.desc(), Accepted.value).limit(limit))
+        with self._read() as s:
+            return {v: c for v, c in s.execute(q).all()}
 
     # ------------------------------------------------------------------ reviewing
 
@@ -348,14 +383,33 @@ class Store:
 
     # ------------------------------------------------------------------ products
 
-    def add_product(self, sku: str, name: str = "") -> ProductInfo:
+    def add_product(self, sku: str, name: str = "", attributes: dict[str, str] | None = None) -> ProductInfo:
+        """A new product; ``attributes`` (head -> value, checked against the vocabulary) are its
+        accepted values."""
+        attrs = {h: check_label(h, v) for h, v in (attributes or {}).items() if v}
+        if not sku or len(sku) > 128 or len(name) > 256:
+            raise ValueError("a product needs a SKU of 1-128 characters and a name of at most 256")
         with self._write() as s:
             if s.scalar(sa.select(Product.id).where(Product.sku == sku)) is not None:
                 raise ValueError(f"product {sku!r} exists")
-            p = Product(sku=sku, name=name, created_at=utcnow())
+            p = Product(sku=sku, name=name, attributes=attrs, created_at=utcnow())
             s.add(p)
             s.flush()
-            return ProductInfo(p.id, p.sku, p.name)
+            return ProductInfo(p.id, p.sku, p.name, attrs, [])
+
+    def product(self, product_id: int) -> ProductInfo:
+        with self._read() as s:
+            p = s.get(Product, product_id)
+            if p is None:
+                raise NotFound(f"no product {product_id}")
+            photos = list(s.scalars(sa.select(Photo.id).where(Photo.product_id == product_id).order_by(Photo.id)))
+            return ProductInfo(p.id, p.sku, p.name, dict(p.attributes or {}), photos)
+
+    def products(self, *, limit: int = 200) -> list[ProductInfo]:
+        """Newest products first (without their photo ids)."""
+        with self._read() as s:
+            return [ProductInfo(p.id, p.sku, p.name, dict(p.attributes or {}))
+                    for p in s.scalars(sa.select(Product).order_by(Product.id.desc()).limit(limit))]
 
     def link_photo(self, photo_id: int, product_id: int | None) -> None:
         """Say which product a photo shows (``None`` unlinks)."""
@@ -363,6 +417,27 @@ class Store:
             done = s.execute(sa.update(Photo).where(Photo.id == photo_id).values(product_id=product_id))
             if done.rowcount != 1:
                 raise NotFound(f"no photo {photo_id}")
+
+    def photo_by_path(self, path: str) -> PhotoInfo:
+        with self._read() as s:
+            p = s.scalar(sa.select(Photo).where(Photo.path == path))
+            if p is None:
+                raise NotFound(f"no photo {path!r}")
+            return PhotoInfo(p.id, p.path, p.sha256, p.size, p.width, p.height, p.error, p.product_id)
+
+    def ingest_results(self, results: Sequence[dict], settings: dict, images_root: str | Path, *,
+                       name: str = "upload") -> Report:
+        """Ingest ``tag`` result lines (dicts in the ``tag`` schema) made in memory, under a run
+        with ``settings``: the same checks and idempotence as :meth:`ingest`."""
+        import json
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="gp-results-") as tmp:
+            jsonl = Path(tmp) / f"{name}.jsonl"
+            jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+            record = {"settings": settings, "runs": [{"images_dir": str(images_root)}]}
+            Path(str(jsonl) + ".run.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+            return self.ingest(jsonl, images_root)
 
 
 def _check_role(role: str) -> None:
@@ -382,6 +457,10 @@ def _int_cursor(cursor: str) -> int:
         return int(cursor)
     except ValueError:
         raise ValueError(f"bad page cursor {cursor!r}") from None
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _queue_cursor(cursor: str) -> tuple[float, int]:

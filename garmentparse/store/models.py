@@ -62,6 +62,7 @@ class Product(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(sa.String(128), unique=True)
     name: Mapped[str] = mapped_column(sa.String(256), default="")
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)  # head -> accepted value (web app)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -133,6 +134,7 @@ class Garment(Base):
         sa.Index("ix_garments_part_id", "part", "id"),  # gallery filtered by part
         sa.Index("ix_garments_state_id", "state", "id"),  # gallery filtered by state
         sa.Index("ix_garments_run_id_id", "run_id", "id"),  # gallery filtered by run
+        sa.Index("ix_garments_confidence_id", "confidence", "id"),  # gallery sorted by confidence
         sa.CheckConstraint(f"state IN {STATES}", name="state"),
     )
 
@@ -164,6 +166,7 @@ class Accepted(Base):
     __table_args__ = (
         sa.UniqueConstraint("garment_id", "head"),
         sa.Index("ix_accepted_head_value_garment_id", "head", "value", "garment_id"),  # gallery label filter
+        sa.Index("ix_accepted_head_state_probability", "head", "state", "probability", "garment_id"),  # queue by head
         sa.CheckConstraint(f"state IN {STATES}", name="state"),
     )
 

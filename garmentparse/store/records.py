@@ -108,6 +108,8 @@ class GalleryFilter:
     value: str | None = None
     min_confidence: float | None = None
     max_confidence: float | None = None
+    product_id: int | None = None
+    path_text: str | None = None  # substring of the photo path, case-insensitive
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class ProductInfo:
     id: int
     sku: str
     name: str
+    attributes: dict[str, str] = field(default_factory=dict)  # head -> accepted value
+    photo_ids: list[int] = field(default_factory=list)
 
 
 class ReviewConflict(Exception):

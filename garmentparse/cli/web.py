@@ -1,0 +1,54 @@
+"""``garmentparse serve``: the review web app over the catalogue database."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+
+from garmentparse.cli.common import console
+from garmentparse.cli.store import DB_HELP, _store, _where
+
+
+def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
+    """Add ``serve`` to the root app."""
+
+    @root.command("serve")
+    def serve(
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+        detector: Optional[Path] = typer.Option(None, "--detector", exists=True, dir_okay=False,
+                                                help="Detector checkpoint: enables 'register a product'."),
+        classifier: Optional[Path] = typer.Option(None, "--classifier", exists=True, dir_okay=False,
+                                                  help="Attribute classifier checkpoint."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+        port: int = typer.Option(8000, "--port", min=1, max=65535),
+        uploads: Path = typer.Option(Path("garmentparse-uploads"), "--uploads", file_okay=False,
+                                     help="Where uploaded photos are kept (by content hash)."),
+        score_threshold: Optional[float] = typer.Option(None, "--score-threshold", min=0.0, max=1.0,
+                                                        help="Detector threshold for uploads (default: its config's)."),
+    ) -> None:
+        """Serve the review app: browse, review queue, register products, dashboard, export.
+
+        Log in with a user made by `garmentparse users add`. Sessions are signed with
+        $GARMENTPARSE_SECRET when set (else a random key: restarting logs everyone out)."""
+        import uvicorn
+
+        from garmentparse.web import create_app
+
+        if classifier is not None and detector is None:
+            raise typer.BadParameter("--classifier needs --detector", param_hint="--classifier")
+        with _store(db) as store:
+            if not store.users():
+                console.print("[yellow]note:[/yellow] no users yet: add one with "
+                              "`garmentparse users add NAME --role admin`", highlight=False)
+        app = create_app(_where(db), detector=detector, classifier=classifier, upload_dir=uploads,
+                         secret=os.environ.get("GARMENTPARSE_SECRET") or None, score_threshold=score_threshold)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            console.print(f"[yellow]note:[/yellow] listening on {escape(host)}: reachable from other machines; "
+                          "cookies are not marked Secure, put it behind HTTPS.", highlight=False)
+        console.print(f"review app on http://{escape(host)}:{port}  (models: "
+                      f"{'loaded' if detector else 'none'})", highlight=False)
+        uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,75 @@
+"""The review web app: :func:`create_app` wires the store, the optional models, sessions,
+CSRF, security headers and the routes together."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from garmentparse.store import Store
+from garmentparse.web.routes import admin, auth, browse, products, review
+from garmentparse.web.security import BodyLimit, LoginRequired, check_csrf, security_headers
+from garmentparse.web.templating import is_htmx, render
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 25 * 2**20  # one photo per request, plus a little form
+SESSION_HOURS = 12
+
+
+def create_app(store_url: str, *, detector: str | Path | None = None, classifier: str | Path | None = None,
+               secret: str | None = None, upload_dir: str | Path = "garmentparse-uploads",
+               score_threshold: float | None = None, store: Store | None = None) -> FastAPI:
+    """The app for the catalogue at ``store_url`` (migrated: ``garmentparse db upgrade``).
+
+    With ``detector`` (and ``classifier``) the models are loaded on the CPU for product
+    registration; without them that page says so. ``secret`` signs session cookies (random per
+    process when not given: sessions end with the server). Uploads are kept in ``upload_dir``."""
+    app = FastAPI(title="garmentparse review", docs_url=None, redoc_url=None, openapi_url=None,
+                  dependencies=[Depends(check_csrf)])
+    app.state.store = store or Store.open(store_url)
+    app.state.upload_dir = Path(upload_dir).resolve()
+    app.state.upload_dir.mkdir(parents=True, exist_ok=True)
+    app.state.tagging = None
+    if detector is not None:
+        from garmentparse.web.tagging_service import TaggingService
+
+        app.state.tagging = TaggingService(detector, classifier, score_threshold=score_threshold)
+
+    app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_hex(32), session_cookie="gp_session",
+                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=False)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        security_headers(response.headers)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        target = "/login?next=" + request.url.path
+        if is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        if request.url.path.startswith("/products/p"):  # fetch() from the register page
+            return JSONResponse({"error": "Log in again."}, 401)
+        return RedirectResponse(target, 303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.endswith((".jpg", "/image")) or request.url.path.startswith("/static"):
+            return Response(str(exc.detail), exc.status_code, media_type="text/plain")
+        if request.url.path == "/products/photos":
+            return JSONResponse({"error": exc.detail}, exc.status_code)
+        template = "_message.html" if is_htmx(request) else "error.html"
+        return render(request, template, exc.status_code, error=str(exc.detail), status=exc.status_code)
+
+    for module in (auth, browse, review, products, admin):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

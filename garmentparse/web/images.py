@@ -1,0 +1,127 @@
+"""Photos in and out: uploads checked by decoding and stored by content hash; served files
+only from the upload store and the ingested image roots; mask overlays, thumbnails and crops."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from garmentparse import masks
+from garmentparse.draw import draw_instances
+from garmentparse.imageio import ImageReadError, load_rgb
+from garmentparse.store import GarmentDetail
+
+FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}  # decoded format -> stored suffix
+MAX_PHOTO_BYTES = 20 * 2**20
+MAX_PIXELS = 40_000_000  # more than any camera photo; a small file claiming more is a decompression bomb
+
+
+class UploadRejected(ValueError):
+    """An upload that is not a photo we accept; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    sha256: str
+    path: str  # relative to the upload store
+    width: int
+    height: int
+
+
+def store_upload(data: bytes, upload_dir: Path, max_bytes: int = MAX_PHOTO_BYTES) -> StoredUpload:
+    """Check ``data`` by decoding it and keep it as ``<sha256[:2]>/<sha256>.<format>``.
+
+    The client's file name never reaches the disk. :class:`UploadRejected` says why not."""
+    if not data:
+        raise UploadRejected("The file is empty.")
+    if len(data) > max_bytes:
+        raise UploadRejected(f"The file is too large ({len(data) / 2**20:.1f} MiB; at most {max_bytes // 2**20} MiB).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                fmt, (width, height) = im.format, im.size
+                if fmt not in FORMATS:
+                    raise UploadRejected(f"{fmt} images are not accepted: upload JPEG, PNG or WebP.")
+                if width * height > MAX_PIXELS:
+                    raise UploadRejected(f"The image claims {width}x{height} pixels: refused as a possible "
+                                         f"decompression bomb (at most {MAX_PIXELS // 10**6} megapixels).")
+                im.load()
+    except UnidentifiedImageError:
+        raise UploadRejected("This is not an image (JPEG, PNG or WebP), whatever its name says.") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadRejected("The image is too large to decode safely (decompression bomb).") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UploadRejected(f"The image cannot be decoded ({exc}).") from None
+    sha = hashlib.sha256(data).hexdigest()
+    rel = f"{sha[:2]}/{sha}.{FORMATS[fmt]}"
+    target = upload_dir / rel
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    return StoredUpload(sha, rel, width, height)
+
+
+def resolve_photo(path: str, roots: list[Path]) -> Path | None:
+    """The file ``path`` names under one of ``roots``, or ``None``: anything that resolves outside
+    every root (``../``, absolute paths, links out) is not served."""
+    for root in roots:
+        base = root.resolve()
+        candidate = (base / path).resolve()
+        if candidate.is_relative_to(base) and candidate.is_file():
+            return candidate
+    return None
+
+
+def _jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _fit(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    if scale >= 1:
+        return image
+    return np.array(Image.fromarray(image).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                  Image.Resampling.LANCZOS))
+
+
+def _photo_and_mask(file: Path, detail: GarmentDetail) -> tuple[np.ndarray, np.ndarray | None]:
+    image = load_rgb(file)
+    mask = masks.decode(detail.mask).astype(bool)
+    return image, (mask if mask.shape == image.shape[:2] else None)  # a photo replaced since: no mask
+
+
+def render(kind: str, file: Path, detail: GarmentDetail, label: str) -> bytes:
+    """JPEG bytes of one view of a garment: ``overlay`` (photo, mask tinted, box, label),
+    ``thumb`` (box region with the mask, 240 px) or ``crop`` (masked crop, 320 px)."""
+    try:
+        image, mask = _photo_and_mask(file, detail)
+    except ImageReadError as exc:
+        raise UploadRejected(str(exc)) from None
+    box = list(detail.garment.box)
+    if kind == "crop":
+        if mask is None:
+            mask = np.ones(image.shape[:2], bool)
+        return _jpeg(masks.masked_crop(image, mask.astype(np.uint8), box, size=320))
+    drawn = draw_instances(image, [mask] if mask is not None else [], [box], [label], [detail.garment.part])
+    if kind == "overlay":
+        return _jpeg(_fit(drawn, 900))
+    x0, y0, x1, y1 = box
+    pad_x, pad_y = (x1 - x0) * 0.08 + 4, (y1 - y0) * 0.08 + 4
+    h, w = image.shape[:2]
+    region = drawn[max(0, int(y0 - pad_y)):min(h, int(y1 + pad_y)) or h, max(0, int(x0 - pad_x)):min(w, int(x1 + pad_x)) or w]
+    return _jpeg(_fit(region if region.size else drawn, 240), quality=80)

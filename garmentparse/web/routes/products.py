@@ -1,0 +1,132 @@
+"""Register a product: upload photos (each tagged as it arrives), see the values proposed over
+all of them, confirm or pick others, name it, save. Saving logs each decision like a review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.datastructures import UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from garmentparse.imageio import ImageReadError
+from garmentparse.store import (CONFIRMED, CORRECTED, Decision, GalleryFilter, NotFound, ReviewConflict, Store,
+                                UserInfo, check_label)
+from garmentparse.web import i18n
+from garmentparse.web.images import MAX_PHOTO_BYTES, UploadRejected, store_upload
+from garmentparse.web.proposals import propose
+from garmentparse.web.security import current_user, require
+from garmentparse.web.templating import lang_of, render
+
+router = APIRouter()
+MAX_PHOTOS = 20
+
+
+@router.get("/products")
+def products(request: Request, user: UserInfo = Depends(current_user)):
+    return render(request, "products.html", user=user, products=request.app.state.store.products())
+
+
+@router.get("/products/new")
+def new_product(request: Request, user: UserInfo = Depends(require("reviewer"))):
+    return render(request, "product_new.html", user=user, max_mb=MAX_PHOTO_BYTES // 2**20, max_photos=MAX_PHOTOS)
+
+
+def _tag_upload(request: Request, data: bytes) -> dict[str, Any]:
+    app = request.app.state
+    upload = store_upload(data, app.upload_dir)
+    line = app.tagging.tag_file(app.upload_dir / upload.path, upload.path)
+    report = app.store.ingest_results([line], app.tagging.settings(), app.upload_dir)
+    if report.counts.get("bad_lines"):
+        raise UploadRejected("The tag result could not be stored: " + "; ".join(p.detail or p.reason for p in report.problems[:3]))
+    photo = app.store.photo_by_path(upload.path)
+    garments = app.store.gallery(GalleryFilter(photo_id=photo.id), limit=50).items
+    return {"photo_id": photo.id, "garments": len(garments), "image": f"/photos/{photo.id}/image"}
+
+
+@router.post("/products/photos")
+async def upload_photo(request: Request, user: UserInfo = Depends(require("reviewer"))):
+    """One photo in, tagged with the loaded models; JSON out (the page shows progress per photo)."""
+    if request.app.state.tagging is None:
+        return JSONResponse({"error": i18n.text("no_models", lang_of(request))}, 503)
+    photo = (await request.form()).get("photo")
+    if not isinstance(photo, UploadFile):
+        return JSONResponse({"error": "Send the photo as the multipart field 'photo'."}, 400)
+    data = await photo.read(MAX_PHOTO_BYTES + 1)
+    try:
+        return await run_in_threadpool(_tag_upload, request, data)
+    except (UploadRejected, ImageReadError) as exc:
+        return JSONResponse({"error": str(exc)}, 400)
+
+
+def _photo_ids(raw: str) -> list[int]:
+    ids = [int(p) for p in raw.replace(" ", "").split(",") if p.isdigit()]
+    if not ids or len(ids) > MAX_PHOTOS:
+        raise HTTPException(400, f"Give 1 to {MAX_PHOTOS} uploaded photos.")
+    return list(dict.fromkeys(ids))
+
+
+def _details(store: Store, photo_ids: list[int]) -> list[list[Any]]:
+    return [[store.garment(g.id) for g in store.gallery(GalleryFilter(photo_id=pid), limit=50).items]
+            for pid in photo_ids]
+
+
+@router.post("/products/proposal")
+async def proposal(request: Request, user: UserInfo = Depends(require("reviewer"))):
+    """The form to confirm the values proposed over the uploaded photos (an HTML fragment)."""
+    form = await request.form()
+    ids = _photo_ids(str(form.get("photo_ids", "")))
+    store: Store = request.app.state.store
+    per_photo = await run_in_threadpool(_details, store, ids)
+    heads = request.app.state.tagging.heads if request.app.state.tagging else []
+    prop = propose(per_photo, heads)
+    return render(request, "_proposal.html", user=user, proposal=prop, photo_ids=ids)
+
+
+def _save(store: Store, user: UserInfo, form: dict[str, Any], values: dict[str, str]) -> int:
+    product = store.add_product(form["sku"], form["name"], values)
+    for pid in form["photo_ids"]:
+        store.link_photo(pid, product.id)
+    for gid in form["garments"]:
+        g = store.garment(gid)
+        decisions = [Decision(h, CONFIRMED if g.heads[h].value == v else CORRECTED, v)
+                     for h, v in values.items() if h in g.heads]
+        if decisions:
+            try:
+                store.review(gid, version=g.version, user=user.name, decisions=decisions,
+                             comment=f"product {product.sku}")
+            except ReviewConflict:
+                pass  # someone reviewed it meanwhile: their decision stands, the product keeps its values
+    return product.id
+
+
+@router.post("/products")
+async def save_product(request: Request, user: UserInfo = Depends(require("reviewer"))):
+    raw = await request.form()
+    sku, name = str(raw.get("sku", "")).strip(), str(raw.get("name", "")).strip()
+    form = {"sku": sku, "name": name, "photo_ids": _photo_ids(str(raw.get("photo_ids", ""))),
+            "garments": [int(g) for g in str(raw.get("garments", "")).split(",") if g.isdigit()]}
+    values: dict[str, str] = {}
+    try:
+        for key in raw:
+            if key.startswith("value_"):
+                head = key[len("value_"):]
+                value = "|".join(str(v) for v in raw.getlist(key) if v)
+                if head in i18n.HEAD_KO and value:
+                    values[head] = check_label(head, value)
+        product_id = await run_in_threadpool(_save, request.app.state.store, user, form, values)
+    except (ValueError, NotFound) as exc:
+        raise HTTPException(400, f"Not saved: {exc}") from None
+    return RedirectResponse(f"/products/{product_id}", 303)
+
+
+@router.get("/products/{product_id}")
+def product_page(request: Request, product_id: int, user: UserInfo = Depends(current_user)):
+    store: Store = request.app.state.store
+    try:
+        product = store.product(product_id)
+    except NotFound:
+        raise HTTPException(404, f"No product {product_id}.") from None
+    garments = store.gallery(GalleryFilter(product_id=product_id), limit=60).items
+    return render(request, "product.html", user=user, product=product, garments=garments)

@@ -1,0 +1,188 @@
+"""Web app fixtures: a real SQLite catalogue of the 24 CCP photos (ingested like `tag` output),
+four users, the app over HTTP (TestClient and a real uvicorn), tiny real models, Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from garmentparse.store import Store
+from garmentparse.web import create_app
+from tests.store.conftest import postgresql_server, tag_lines, write_tag_output  # noqa: F401 (fixture)
+
+REPO = Path(__file__).resolve().parents[2]
+CCP = REPO / "examples" / "ccp"
+USERS = {"ada": ("ada's long password", "admin"), "mina": ("mina's long password", "reviewer"),
+         "joon": ("joon's long password", "reviewer"), "vic": ("vic's long password", "viewer")}
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+@pytest.fixture(scope="session")
+def ccp_coco() -> dict:
+    from garmentparse.converters import convert_kfashion
+
+    coco, _ = convert_kfashion(CCP / "labels", CCP / "images")
+    return coco
+
+
+def make_catalogue(url: str, tmp: Path, coco: dict) -> str:
+    with Store.upgrade(url) as store:
+        store.ingest(write_tag_output(tmp / "tags" / "results.jsonl", tag_lines(coco)), CCP / "images")
+        for name, (password, role) in USERS.items():
+            store.add_user(name, password, role)
+    return url
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, ccp_coco: dict) -> str:
+    return make_catalogue(f"sqlite:///{tmp_path / 'catalogue.db'}", tmp_path, ccp_coco)
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path):
+    app = create_app(db_url, secret="test-secret", upload_dir=tmp_path / "uploads")
+    yield app
+    app.state.store.close()
+
+
+class Client:
+    """A TestClient logged in as someone, sending the CSRF token like the pages do."""
+
+    def __init__(self, app, name: str | None = None) -> None:
+        self.http = TestClient(app, base_url="http://127.0.0.1")
+        self.token = ""
+        if name:
+            self.login(name)
+
+    def login(self, name: str, password: str | None = None):
+        page = self.http.get("/login")
+        response = self.http.post("/login", data={"name": name, "password": password or USERS[name][0],
+                                                  "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+        if response.status_code == 303:
+            self.token = csrf_of(self.http.get("/gallery").text)
+        return response
+
+    def get(self, url: str, **kw):
+        return self.http.get(url, **kw)
+
+    def post(self, url: str, data: dict | None = None, csrf: bool = True, **kw):
+        data = dict(data or {})
+        if csrf:
+            data["csrf_token"] = self.token
+        return self.http.post(url, data=data, follow_redirects=False, **kw)
+
+
+@pytest.fixture
+def login(app):
+    return lambda name=None: Client(app, name)
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    """A real tiny detector + classifier trained on 20 CCP photos through the CLI (one to a few
+    minutes on 2 cores). ``GARMENTPARSE_TEST_MODELS=DIR`` reuses DIR/det/model.pt and
+    DIR/cls/model.pt from an earlier run (a local shortcut; CI trains them)."""
+    from typer.testing import CliRunner
+
+    reuse = os.environ.get("GARMENTPARSE_TEST_MODELS")
+    if reuse and (Path(reuse) / "det" / "model.pt").is_file() and (Path(reuse) / "cls" / "model.pt").is_file():
+        return {"detector": Path(reuse) / "det" / "model.pt", "classifier": Path(reuse) / "cls" / "model.pt"}
+
+    from garmentparse.cli import build_app
+
+    runner = CliRunner()
+
+    def invoke(*args) -> None:
+        result = runner.invoke(build_app(), [str(a) for a in args])
+        assert result.exit_code == 0, f"{args}\n{result.output}\n{result.exception!r}"
+
+    work = tmp_path_factory.mktemp("models")
+    images, labels = work / "images", work / "labels"
+    images.mkdir()
+    labels.mkdir()
+    for label in sorted((CCP / "labels").glob("*.json"))[:20]:
+        shutil.copy(label, labels)
+        shutil.copy(CCP / "images" / f"{label.stem}.jpg", images)
+    invoke("convert", "kfashion", labels, "--images", images, "--out", work / "coco.json")
+    invoke("train", "detector", "--config", REPO / "configs/detection/tiny.yaml", "--train", work / "coco.json",
+           "--images", images, "--out", work / "det", "--device", "cpu")
+    invoke("crop", work / "coco.json", "--images", images, "--out", work / "crops", "--size", "96")
+    invoke("train", "classifier", "--config", REPO / "configs/classification/tiny.yaml",
+           "--manifest", work / "crops" / "manifest.csv", "--out", work / "cls", "--device", "cpu")
+    return {"detector": work / "det" / "model.pt", "classifier": work / "cls" / "model.pt"}
+
+
+# ----------------------------------------------------------------------------- a real server + Chromium
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """uvicorn on 127.0.0.1 in a thread."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("uvicorn did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> str | None:
+    """None when Chromium (and Hangul fonts) are there, installing them via apt when root; else why not."""
+    if not CHROMIUM.exists():
+        script = REPO / "scripts" / "system_deps.sh"
+        subprocess.run(["bash", str(script)], capture_output=True, timeout=600)
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} missing and could not be installed (run scripts/system_deps.sh as root)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright (Python) is not installed: pip install playwright"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    why = ensure_chromium()
+    if why:
+        pytest.skip(f"browser tests skipped: {why}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()

@@ -1,0 +1,176 @@
+"""Security: login, CSRF, roles, traversal, escaping, upload checks, cookies, headers."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from garmentparse.store import Store
+from garmentparse.web.images import UploadRejected, resolve_photo, store_upload
+
+from .conftest import CCP
+
+
+def _review(client, gid: int, **data):
+    version = client.get(f"/garments/{gid}").text.split('name="version" value="')[1].split('"')[0]
+    return client.post(f"/garments/{gid}/review", {"version": version, "mode": "page", **data})
+
+
+def test_every_page_needs_a_login(login):
+    anon = login()
+    for url in ["/gallery", "/queue", "/dashboard", "/products", "/garments/1", "/garments/1/thumb.jpg",
+                "/photos/1/image", "/admin/users", "/export"]:
+        r = anon.get(url, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), url
+
+
+def test_wrong_password_is_refused_and_session_cookie_is_httponly_samesite(login):
+    c = login()
+    assert c.login("mina", "not her password").status_code == 401
+    r = c.login("mina")
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "gp_session=" in cookie
+
+
+def test_post_without_or_with_a_wrong_csrf_token_is_403(login):
+    mina = login("mina")
+    r = mina.post("/garments/1/review", {"version": "1", "action": "accept"}, csrf=False)
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = mina.http.post("/garments/1/review", data={"version": "1", "action": "accept", "csrf_token": "forged"})
+    assert r.status_code == 403
+    r = mina.http.post("/garments/1/review", data={"version": "1", "action": "accept"},
+                       headers={"X-CSRF-Token": "forged", "HX-Request": "true"})
+    assert r.status_code == 403
+    assert login().http.post("/login", data={"name": "mina", "password": "x"}).status_code == 403
+    assert mina.get("/garments/1").text.count("badge predicted") > 0  # nothing was applied
+
+
+def test_htmx_header_token_is_accepted(login):
+    mina = login("mina")
+    page = mina.get("/garments/1").text
+    version = page.split('name="version" value="')[1].split('"')[0]
+    r = mina.http.post("/garments/1/review", data={"version": version, "action": "accept", "mode": "page"},
+                       headers={"X-CSRF-Token": mina.token, "HX-Request": "true"})
+    assert r.status_code == 200 and 'id="panel"' in r.text and "<html" not in r.text
+
+
+def test_viewer_cannot_correct_register_manage_users_or_export(login):
+    vic = login("vic")
+    assert vic.get("/gallery").status_code == 200
+    r = _review(vic, 1, action="correct", head="colour", value="navy")
+    assert r.status_code == 403 and "reviewer" in r.text
+    assert vic.post("/products/photos").status_code == 403
+    assert vic.get("/admin/users").status_code == 403
+    assert vic.post("/admin/users", {"name": "eve", "password": "long enough pw", "role": "admin"}).status_code == 403
+    assert vic.post("/export", {"format": "coco"}).status_code == 403
+    mina = login("mina")  # reviewers review, but do not manage users or export
+    assert mina.get("/admin/users").status_code == 403 and mina.post("/export", {"format": "coco"}).status_code == 403
+
+
+def test_a_demoted_user_loses_rights_at_once(login, app):
+    mina = login("mina")
+    app.state.store.set_role("mina", "viewer")
+    assert _review(mina, 1, action="accept").status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/static/../../etc/passwd", "/static/..%2f..%2fetc%2fpasswd",
+                                 "/static/%2e%2e/%2e%2e/etc/passwd", "/photos/999999/image",
+                                 "/garments/1/..%2f..%2fetc%2fpasswd.jpg"])
+def test_traversal_paths_are_404(login, url):
+    r = login("mina").get(url)
+    assert r.status_code == 404 and "root:" not in r.text
+
+
+def test_a_photo_path_pointing_outside_the_roots_is_not_served(login, app, ccp_coco, tmp_path):
+    from tests.store.conftest import tag_lines, write_tag_output
+
+    line = tag_lines(ccp_coco)[0]
+    line["path"] = "../../../../../../etc/passwd"
+    line["garments"] = line["garments"][:1]
+    app.state.store.ingest(write_tag_output(tmp_path / "evil" / "r.jsonl", [line], models="evil"), CCP / "images")
+    photo = app.state.store.photo_by_path(line["path"])
+    mina = login("mina")
+    assert mina.get(f"/photos/{photo.id}/image").status_code == 404
+    gid = app.state.store.gallery(app.state.store.gallery.__self__ and __import__(
+        "garmentparse.store", fromlist=["GalleryFilter"]).GalleryFilter(photo_id=photo.id)).items[0].id
+    assert mina.get(f"/garments/{gid}/overlay.jpg").status_code == 404
+    assert resolve_photo("../../etc/passwd", [CCP / "images"]) is None
+    assert resolve_photo("/etc/passwd", [CCP / "images"]) is None
+    assert resolve_photo("0001.jpg", [CCP / "images"]) == (CCP / "images" / "0001.jpg").resolve()
+
+
+def test_script_in_a_comment_and_in_filters_is_shown_as_text(login):
+    mina = login("mina")
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    assert _review(mina, 1, action="correct", head="colour", value="navy", comment=evil).status_code == 200
+    page = mina.get("/garments/1").text
+    assert evil not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+    gallery = mina.get("/gallery", params={"q": evil, "value": evil, "head": "colour"}).text
+    assert evil not in gallery and "&lt;script&gt;" in gallery
+    assert "unknown colour label" in gallery  # the bad value is reported, escaped
+
+
+def test_csp_and_other_headers(login):
+    r = login("mina").get("/gallery")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+
+
+def _png(size: tuple[int, int], mode: str = "RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_uploads_are_checked_by_decoding(tmp_path):
+    with pytest.raises(UploadRejected, match="not an image"):
+        store_upload(b"GIF89a... actually a script <script>", tmp_path)
+    with pytest.raises(UploadRejected, match="empty"):
+        store_upload(b"", tmp_path)
+    with pytest.raises(UploadRejected, match="decompression bomb"):
+        store_upload(_png((12000, 12000), "1"), tmp_path)  # 144 megapixels in a few KB
+    with pytest.raises(UploadRejected, match="too large"):
+        store_upload(b"x" * 2000, tmp_path, max_bytes=1000)
+    truncated = (CCP / "images" / "0003.jpg").read_bytes()[:5000]
+    with pytest.raises(UploadRejected, match="decoded"):
+        store_upload(truncated, tmp_path)
+    ok = store_upload((CCP / "images" / "0001.jpg").read_bytes(), tmp_path)
+    assert ok.path == f"{ok.sha256[:2]}/{ok.sha256}.jpg" and (tmp_path / ok.path).is_file()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [f"{ok.sha256}.jpg"]
+
+
+def test_oversize_and_non_image_uploads_are_refused_over_http(app, login, tmp_path, models):
+    from garmentparse.web import create_app
+
+    with_models = create_app(str(app.state.store.engine.url), detector=models["detector"],
+                             classifier=models["classifier"], secret="s", upload_dir=tmp_path / "up2",
+                             score_threshold=0.01)
+    from .conftest import Client
+
+    mina = Client(with_models, "mina")
+    r = mina.post("/products/photos", files={"photo": ("photo.jpg", b"<?php echo 1; ?>", "image/jpeg")})
+    assert r.status_code == 400 and "not an image" in r.json()["error"]
+    r = mina.post("/products/photos", files={"photo": ("bomb.png", _png((12000, 12000), "1"), "image/png")})
+    assert r.status_code == 400 and "decompression bomb" in r.json()["error"]
+    r = mina.post("/products/photos", files={"photo": ("big.jpg", b"\xff" * (26 * 2**20), "image/jpeg")})
+    assert r.status_code == 413 and "too large" in r.text.lower()
+    assert not list((tmp_path / "up2").rglob("*.*"))  # nothing refused reached the disk
+    with_models.state.store.close()
+
+
+def test_no_models_page_says_so(login):
+    mina = login("mina")
+    assert "No models are loaded" in mina.get("/products/new").text
+    r = mina.post("/products/photos", files={"photo": ("a.jpg", (CCP / "images" / "0001.jpg").read_bytes())})
+    assert r.status_code == 503 and "No models" in r.json()["error"]
+
+
+def test_sql_reaches_the_database_only_as_parameters(login, app):
+    mina = login("mina")
+    for q in ["' OR 1=1 --", "%", "_", "\\"]:
+        r = mina.get("/gallery", params={"q": q})
+        assert r.status_code == 200 and "No garments match" in r.text
+    assert Store.open(str(app.state.store.engine.url)).dashboard().garments > 0
