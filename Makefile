@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch/torchvision are installed first, pinned, so pip takes the wheels this machine has on disk.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup demo test bench clean
+.PHONY: setup system-deps demo test bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,11 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
-test: setup
+# Chromium + fonts-nanum (browser tests) and MariaDB (store tests), via apt when root; never fails.
+system-deps:
+	bash scripts/system_deps.sh
+
+test: setup system-deps
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 

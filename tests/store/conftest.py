@@ -180,7 +180,7 @@ def write_tag_output(path: Path, lines: list[dict], lang: str = "en", models: st
 
 
 @pytest.fixture(scope="session")
-def ccp_coco(ccp_dir: Path) -> dict:
+def ccp_coco_dict(ccp_dir: Path) -> dict:
     from garmentparse.converters import convert_kfashion
 
     coco, _ = convert_kfashion(ccp_dir / "labels", ccp_dir / "images")
@@ -188,9 +188,9 @@ def ccp_coco(ccp_dir: Path) -> dict:
 
 
 @pytest.fixture
-def tag_output(tmp_path: Path, ccp_coco: dict) -> Path:
+def tag_output(tmp_path: Path, ccp_coco_dict: dict) -> Path:
     """A realistic ``tag`` output for the 24 CCP photos plus one photo that failed."""
-    lines = tag_lines(ccp_coco)
+    lines = tag_lines(ccp_coco_dict)
     lines.append({"path": "broken.jpg", "width": None, "height": None, "error": "image file is truncated",
                   "garments": []})
     return write_tag_output(tmp_path / "tags" / "results.jsonl", lines)

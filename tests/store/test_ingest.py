@@ -22,8 +22,8 @@ def _rows(store: Store) -> dict[str, int]:
                 for m in (TagRun, Photo, Garment, Prediction, Accepted, Correction)}
 
 
-def test_ingest_loads_every_garment_and_twice_adds_nothing(db_url, tag_output, ccp_coco, ccp_dir):
-    n = len(ccp_coco["annotations"])
+def test_ingest_loads_every_garment_and_twice_adds_nothing(db_url, tag_output, ccp_coco_dict, ccp_dir):
+    n = len(ccp_coco_dict["annotations"])
     with Store.upgrade(db_url) as store:
         rep = store.ingest(tag_output, ccp_dir / "images", batch_size=7)
         assert rep.counts["garments"] == n and rep.counts["photos_new"] == 25
@@ -39,7 +39,7 @@ def test_ingest_loads_every_garment_and_twice_adds_nothing(db_url, tag_output, c
         assert _rows(store) == first
 
         # what went in is what tag wrote: mask, box, labels, sha256 of the file
-        line = tag_lines(ccp_coco)[0]
+        line = tag_lines(ccp_coco_dict)[0]
         page = store.gallery(GalleryFilter(), limit=1000)
         mine = sorted((g for g in page.items if g.photo_path == line["path"]), key=lambda g: g.id)
         detail = store.garment(mine[0].id)
@@ -58,35 +58,35 @@ def test_ingest_loads_every_garment_and_twice_adds_nothing(db_url, tag_output, c
         assert run.models["detector"] and run.settings["heads"] == list(HEADS)
 
 
-def test_a_resumed_run_adds_only_the_new_photos(sqlite_url, tmp_path, ccp_coco):
-    lines = tag_lines(ccp_coco)
+def test_a_resumed_run_adds_only_the_new_photos(sqlite_url, tmp_path, ccp_coco_dict):
+    lines = tag_lines(ccp_coco_dict)
     out = write_tag_output(tmp_path / "r.jsonl", lines[:10])
     with Store.upgrade(sqlite_url) as store:
         store.ingest(out)
         write_tag_output(out, lines)  # tag --resume appended the rest
         rep = store.ingest(out)
         assert rep.counts["photos_new"] == 14 and rep.counts["photos_already_in"] == 10
-        assert store.dashboard().garments == len(ccp_coco["annotations"])
+        assert store.dashboard().garments == len(ccp_coco_dict["annotations"])
         # a run with other models is another run: its garments go in beside the first
         other = write_tag_output(tmp_path / "other.jsonl", lines, models="v2")
-        assert store.ingest(other).counts["garments"] == len(ccp_coco["annotations"])
+        assert store.ingest(other).counts["garments"] == len(ccp_coco_dict["annotations"])
         assert len(store.runs()) == 2
 
 
-def test_korean_labels_are_stored_as_english_ids(sqlite_url, tmp_path, ccp_coco):
-    out = write_tag_output(tmp_path / "ko.jsonl", tag_lines(ccp_coco, lang="ko"), lang="ko")
+def test_korean_labels_are_stored_as_english_ids(sqlite_url, tmp_path, ccp_coco_dict):
+    out = write_tag_output(tmp_path / "ko.jsonl", tag_lines(ccp_coco_dict, lang="ko"), lang="ko")
     with Store.upgrade(sqlite_url) as store:
         rep = store.ingest(out)
         assert rep.ok, rep.problems
-        english = tag_lines(ccp_coco)
+        english = tag_lines(ccp_coco_dict)
         parts = {g["part"] for line in english for g in line["garments"]}
         assert set(store.dashboard().by_part) == parts
         first = store.gallery(GalleryFilter(), limit=1000).items[-1]  # the oldest: line 1, garment 1
         assert store.garment(first.id).heads["colour"].value == english[0]["garments"][0]["attributes"]["colour"]["label"]
 
 
-def test_bad_lines_are_reported_with_line_and_reason_and_the_rest_goes_in(sqlite_url, tmp_path, ccp_coco):
-    good = tag_lines(ccp_coco)[:3]
+def test_bad_lines_are_reported_with_line_and_reason_and_the_rest_goes_in(sqlite_url, tmp_path, ccp_coco_dict):
+    good = tag_lines(ccp_coco_dict)[:3]
     broken_mask = json.loads(json.dumps(good[0]))
     broken_mask["path"] = "other.jpg"
     broken_mask["garments"][0]["mask"]["size"] = [1, 1]
@@ -119,8 +119,8 @@ def test_bad_lines_are_reported_with_line_and_reason_and_the_rest_goes_in(sqlite
         assert store.dashboard().garments == sum(len(line["garments"]) for line in good)
 
 
-def test_missing_run_record_is_reported_and_the_run_still_identified(sqlite_url, tmp_path, ccp_coco):
-    out = write_tag_output(tmp_path / "plain.jsonl", tag_lines(ccp_coco)[:2])
+def test_missing_run_record_is_reported_and_the_run_still_identified(sqlite_url, tmp_path, ccp_coco_dict):
+    out = write_tag_output(tmp_path / "plain.jsonl", tag_lines(ccp_coco_dict)[:2])
     Path(str(out) + ".run.json").unlink()
     with Store.upgrade(sqlite_url) as store:
         rep = store.ingest(out)
@@ -128,9 +128,9 @@ def test_missing_run_record_is_reported_and_the_run_still_identified(sqlite_url,
         assert store.ingest(out).counts["garments"] == 0  # same file, same run
 
 
-def test_ingest_streams_a_large_file(sqlite_url, tmp_path, ccp_coco):
+def test_ingest_streams_a_large_file(sqlite_url, tmp_path, ccp_coco_dict):
     """Memory stays flat in the file size: a 16 MB file (parsed: far more) grows the process by a few MB."""
-    line = json.dumps(tag_lines(ccp_coco)[0])
+    line = json.dumps(tag_lines(ccp_coco_dict)[0])
     out = tmp_path / "big.jsonl"
     with open(out, "w", encoding="utf-8") as fh:
         for i in range(4000):

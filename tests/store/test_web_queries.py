@@ -85,8 +85,8 @@ def test_value_counts(store):
     assert list(counts.values()) == sorted(counts.values(), reverse=True)
 
 
-def test_ingest_results_from_memory_is_idempotent(store, ccp_coco, tmp_path):
-    lines = tag_lines(ccp_coco)[:2]
+def test_ingest_results_from_memory_is_idempotent(store, ccp_coco_dict, tmp_path):
+    lines = tag_lines(ccp_coco_dict)[:2]
     for line in lines:
         line["path"] = "uploads/" + line["path"]
     settings = {"models": {"detector": "d"}, "source": "web"}

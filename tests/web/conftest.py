@@ -3,14 +3,12 @@ four users, the app over HTTP (TestClient and a real uvicorn), tiny real models,
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+
 from pathlib import Path
 
 import pytest
@@ -34,7 +32,7 @@ def csrf_of(html: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def ccp_coco() -> dict:
+def ccp_coco_dict() -> dict:
     from garmentparse.converters import convert_kfashion
 
     coco, _ = convert_kfashion(CCP / "labels", CCP / "images")
@@ -50,8 +48,8 @@ def make_catalogue(url: str, tmp: Path, coco: dict) -> str:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, ccp_coco: dict) -> str:
-    return make_catalogue(f"sqlite:///{tmp_path / 'catalogue.db'}", tmp_path, ccp_coco)
+def db_url(tmp_path: Path, ccp_coco_dict: dict) -> str:
+    return make_catalogue(f"sqlite:///{tmp_path / 'catalogue.db'}", tmp_path, ccp_coco_dict)
 
 
 @pytest.fixture
@@ -94,38 +92,9 @@ def login(app):
 
 
 @pytest.fixture(scope="session")
-def models(tmp_path_factory) -> dict[str, Path]:
-    """A real tiny detector + classifier trained on 20 CCP photos through the CLI (one to a few
-    minutes on 2 cores). ``GARMENTPARSE_TEST_MODELS=DIR`` reuses DIR/det/model.pt and
-    DIR/cls/model.pt from an earlier run (a local shortcut; CI trains them)."""
-    from typer.testing import CliRunner
-
-    reuse = os.environ.get("GARMENTPARSE_TEST_MODELS")
-    if reuse and (Path(reuse) / "det" / "model.pt").is_file() and (Path(reuse) / "cls" / "model.pt").is_file():
-        return {"detector": Path(reuse) / "det" / "model.pt", "classifier": Path(reuse) / "cls" / "model.pt"}
-
-    from garmentparse.cli import build_app
-
-    runner = CliRunner()
-
-    def invoke(*args) -> None:
-        result = runner.invoke(build_app(), [str(a) for a in args])
-        assert result.exit_code == 0, f"{args}\n{result.output}\n{result.exception!r}"
-
-    work = tmp_path_factory.mktemp("models")
-    images, labels = work / "images", work / "labels"
-    images.mkdir()
-    labels.mkdir()
-    for label in sorted((CCP / "labels").glob("*.json"))[:20]:
-        shutil.copy(label, labels)
-        shutil.copy(CCP / "images" / f"{label.stem}.jpg", images)
-    invoke("convert", "kfashion", labels, "--images", images, "--out", work / "coco.json")
-    invoke("train", "detector", "--config", REPO / "configs/detection/tiny.yaml", "--train", work / "coco.json",
-           "--images", images, "--out", work / "det", "--device", "cpu")
-    invoke("crop", work / "coco.json", "--images", images, "--out", work / "crops", "--size", "96")
-    invoke("train", "classifier", "--config", REPO / "configs/classification/tiny.yaml",
-           "--manifest", work / "crops" / "manifest.csv", "--out", work / "cls", "--device", "cpu")
-    return {"detector": work / "det" / "model.pt", "classifier": work / "cls" / "model.pt"}
+def models(detector_run, classifier_run) -> dict[str, Path]:
+    """The session's tiny detector and classifier (trained once, in tests/conftest.py)."""
+    return {"detector": detector_run["model"], "classifier": classifier_run / "model.pt"}
 
 
 # ----------------------------------------------------------------------------- a real server + Chromium

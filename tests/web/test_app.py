@@ -195,7 +195,7 @@ def test_pages_answer_on_postgresql(page, postgres_app):
 
 
 @pytest.fixture(scope="module")
-def postgres_app(request, tmp_path_factory, ccp_coco):
+def postgres_app(request, tmp_path_factory, ccp_coco_dict):
     from garmentparse.web import create_app
     from tests.store.conftest import _fresh_database
 
@@ -203,6 +203,6 @@ def postgres_app(request, tmp_path_factory, ccp_coco):
 
     server = request.getfixturevalue("postgresql_server")
     tmp = tmp_path_factory.mktemp("pg")
-    app = create_app(make_catalogue(_fresh_database(server), tmp, ccp_coco), secret="s", upload_dir=tmp / "up")
+    app = create_app(make_catalogue(_fresh_database(server), tmp, ccp_coco_dict), secret="s", upload_dir=tmp / "up")
     yield app
     app.state.store.close()

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, ccp_coco, models):
+def server(tmp_path_factory, ccp_coco_dict, models):
     tmp = tmp_path_factory.mktemp("browser")
-    url = make_catalogue(f"sqlite:///{tmp / 'catalogue.db'}", tmp, ccp_coco)
+    url = make_catalogue(f"sqlite:///{tmp / 'catalogue.db'}", tmp, ccp_coco_dict)
     app = create_app(url, detector=models["detector"], classifier=models["classifier"], secret="s",
                      upload_dir=tmp / "uploads", score_threshold=0.01)
     server = Server(app)

@@ -84,10 +84,10 @@ def test_traversal_paths_are_404(login, url):
     assert r.status_code == 404 and "root:" not in r.text
 
 
-def test_a_photo_path_pointing_outside_the_roots_is_not_served(login, app, ccp_coco, tmp_path):
+def test_a_photo_path_pointing_outside_the_roots_is_not_served(login, app, ccp_coco_dict, tmp_path):
     from tests.store.conftest import tag_lines, write_tag_output
 
-    line = tag_lines(ccp_coco)[0]
+    line = tag_lines(ccp_coco_dict)[0]
     line["path"] = "../../../../../../etc/passwd"
     line["garments"] = line["garments"][:1]
     app.state.store.ingest(write_tag_output(tmp_path / "evil" / "r.jsonl", [line], models="evil"), CCP / "images")
