@@ -9,8 +9,7 @@ Names are imported on first use (PEP 562), so ``import garmentparse`` stays fast
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from garmentparse.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -31,14 +30,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

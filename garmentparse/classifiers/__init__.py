@@ -17,20 +17,24 @@ from __future__ import annotations
 from garmentparse.classifiers.config import ClassifierConfig, HeadConfig, load_classifier_config
 from garmentparse.lazy import lazy_exports
 
-__getattr__ = lazy_exports(__name__, {
-    "garmentparse.classifiers.backbones": ("BACKBONES", "Backbone", "build_backbone"),
-    "garmentparse.classifiers.evaluate": ("EvalResult", "evaluate_classifier"),
-    "garmentparse.classifiers.model": ("HEADS", "MultiHeadClassifier", "masked_losses"),
-    "garmentparse.classifiers.predict": ("TorchvisionClassifier", "load_classifier", "restrict_to_parts"),
-    "garmentparse.classifiers.train": ("train_classifier",),
-    "garmentparse.engine.loop": ("TrainResult",),
-    "garmentparse.structures": ("AttributeClassifier",),
-})
+_EXPORTS: dict[str, str] = {
+    "BACKBONES": "garmentparse.classifiers.backbones",
+    "Backbone": "garmentparse.classifiers.backbones",
+    "build_backbone": "garmentparse.classifiers.backbones",
+    "EvalResult": "garmentparse.classifiers.evaluate",
+    "evaluate_classifier": "garmentparse.classifiers.evaluate",
+    "HEADS": "garmentparse.classifiers.model",
+    "MultiHeadClassifier": "garmentparse.classifiers.model",
+    "masked_losses": "garmentparse.classifiers.model",
+    "TorchvisionClassifier": "garmentparse.classifiers.predict",
+    "load_classifier": "garmentparse.classifiers.predict",
+    "restrict_to_parts": "garmentparse.classifiers.predict",
+    "train_classifier": "garmentparse.classifiers.train",
+    "TrainResult": "garmentparse.engine.loop",
+    "AttributeClassifier": "garmentparse.structures",
+}
 
 
-__all__ = [
-    "BACKBONES", "HEADS", "AttributeClassifier", "Backbone", "ClassifierConfig", "EvalResult",
-    "HeadConfig", "MultiHeadClassifier", "TorchvisionClassifier", "TrainResult", "build_backbone",
-    "evaluate_classifier", "load_classifier", "load_classifier_config", "masked_losses",
-    "restrict_to_parts", "train_classifier",
-]
+__all__ = sorted(["ClassifierConfig", "HeadConfig", "load_classifier_config", *_EXPORTS])
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

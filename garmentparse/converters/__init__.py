@@ -16,8 +16,7 @@ OpenCV / SciPy / pycocotools they never use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from garmentparse.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "CCP_CATEGORY": "ccp", "convert_ccp": "ccp",
@@ -36,14 +35,5 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, {name: f".{module}" for name, module in _EXPORTS.items()},
+                                     globals())

@@ -26,23 +26,29 @@ from garmentparse.lazy import lazy_exports
 from garmentparse.parsing.config import (ConfigError, DetectorConfig, config_from_dict,
                                          load_detector_config)
 
-__getattr__ = lazy_exports(__name__, {
-    "garmentparse.parsing.api": ("load_segmenter", "segmenter_from_checkpoint", "train_detector"),
-    "garmentparse.parsing.backbones": ("BackboneSpec",),
-    "garmentparse.parsing.cocoapi": ("coco_api", "part_classes"),
-    "garmentparse.parsing.evaluate": ("coco_metrics", "evaluate_detector", "evaluate_segmenter"),
-    "garmentparse.parsing.model": ("build_model", "enable_bf16", "initialise"),
-    "garmentparse.parsing.predict": ("PredictSummary", "predict_folder"),
-    "garmentparse.parsing.registry": ("BACKBONES", "BACKENDS", "available_backends"),
-    "garmentparse.parsing.segmenter": ("TorchvisionSegmenter",),
-    "garmentparse.engine.loop": ("TrainResult",),
-    "garmentparse.structures": ("Segmenter",),
-})
+_EXPORTS: dict[str, str] = {
+    "load_segmenter": "garmentparse.parsing.api",
+    "segmenter_from_checkpoint": "garmentparse.parsing.api",
+    "train_detector": "garmentparse.parsing.api",
+    "BackboneSpec": "garmentparse.parsing.backbones",
+    "coco_api": "garmentparse.parsing.cocoapi",
+    "part_classes": "garmentparse.parsing.cocoapi",
+    "coco_metrics": "garmentparse.parsing.evaluate",
+    "evaluate_detector": "garmentparse.parsing.evaluate",
+    "evaluate_segmenter": "garmentparse.parsing.evaluate",
+    "build_model": "garmentparse.parsing.model",
+    "enable_bf16": "garmentparse.parsing.model",
+    "initialise": "garmentparse.parsing.model",
+    "PredictSummary": "garmentparse.parsing.predict",
+    "predict_folder": "garmentparse.parsing.predict",
+    "BACKBONES": "garmentparse.parsing.registry",
+    "BACKENDS": "garmentparse.parsing.registry",
+    "available_backends": "garmentparse.parsing.registry",
+    "TorchvisionSegmenter": "garmentparse.parsing.segmenter",
+    "TrainResult": "garmentparse.engine.loop",
+    "Segmenter": "garmentparse.structures",
+}
 
-__all__ = [
-    "BACKBONES", "BACKENDS", "BackboneSpec", "ConfigError", "DetectorConfig", "PredictSummary",
-    "Segmenter", "TorchvisionSegmenter", "TrainResult", "available_backends", "build_model",
-    "coco_api", "coco_metrics", "config_from_dict", "enable_bf16", "evaluate_detector",
-    "evaluate_segmenter", "initialise", "load_detector_config", "load_segmenter", "part_classes",
-    "predict_folder", "segmenter_from_checkpoint", "train_detector",
-]
+__all__ = sorted(["ConfigError", "DetectorConfig", "config_from_dict", "load_detector_config", *_EXPORTS])
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
