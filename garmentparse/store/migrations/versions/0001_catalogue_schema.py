@@ -18,12 +18,17 @@ branch_labels = None
 depends_on = None
 
 
+# MySQL/MariaDB: Korean product names and comments need 4-byte UTF-8 whatever the server's default.
+UTF8MB4 = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}  # bin: paths and names compare exactly
+
+
 def upgrade() -> None:
     op.create_table('blobs',
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('data', sa.LargeBinary().with_variant(mysql.LONGBLOB(), 'mysql', 'mariadb'), nullable=False),
-    sa.PrimaryKeyConstraint('sha256', name=op.f('pk_blobs'))
+    sa.PrimaryKeyConstraint('sha256', name=op.f('pk_blobs')),
+    **UTF8MB4,
     )
     op.create_table('products',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -31,7 +36,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=256), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_products')),
-    sa.UniqueConstraint('sku', name=op.f('uq_products_sku'))
+    sa.UniqueConstraint('sku', name=op.f('uq_products_sku')),
+    **UTF8MB4,
     )
     op.create_table('tag_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -43,7 +49,8 @@ def upgrade() -> None:
     sa.Column('images_root', sa.String(length=1024), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tag_runs')),
-    sa.UniqueConstraint('key', name=op.f('uq_tag_runs_key'))
+    sa.UniqueConstraint('key', name=op.f('uq_tag_runs_key')),
+    **UTF8MB4,
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -53,7 +60,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("role IN ('viewer', 'reviewer', 'admin')", name=op.f('ck_users_role')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
-    sa.UniqueConstraint('name', name=op.f('uq_users_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_users_name')),
+    **UTF8MB4,
     )
     op.create_table('photos',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -69,7 +77,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['blob_sha256'], ['blobs.sha256'], name=op.f('fk_photos_blob_sha256')),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_photos_product_id'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_photos')),
-    sa.UniqueConstraint('path', name=op.f('uq_photos_path'))
+    sa.UniqueConstraint('path', name=op.f('uq_photos_path')),
+    **UTF8MB4,
     )
     with op.batch_alter_table('photos', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_photos_product_id'), ['product_id'], unique=False)
@@ -97,7 +106,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['photo_id'], ['photos.id'], name=op.f('fk_garments_photo_id'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['run_id'], ['tag_runs.id'], name=op.f('fk_garments_run_id'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_garments')),
-    sa.UniqueConstraint('run_id', 'photo_id', 'position', name=op.f('uq_garments_run_id_photo_id_position'))
+    sa.UniqueConstraint('run_id', 'photo_id', 'position', name=op.f('uq_garments_run_id_photo_id_position')),
+    **UTF8MB4,
     )
     with op.batch_alter_table('garments', schema=None) as batch_op:
         batch_op.create_index('ix_garments_part_id', ['part', 'id'], unique=False)
@@ -116,7 +126,8 @@ def upgrade() -> None:
     sa.CheckConstraint("state IN ('predicted', 'confirmed', 'corrected', 'rejected')", name=op.f('ck_accepted_state')),
     sa.ForeignKeyConstraint(['garment_id'], ['garments.id'], name=op.f('fk_accepted_garment_id'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accepted')),
-    sa.UniqueConstraint('garment_id', 'head', name=op.f('uq_accepted_garment_id_head'))
+    sa.UniqueConstraint('garment_id', 'head', name=op.f('uq_accepted_garment_id_head')),
+    **UTF8MB4,
     )
     with op.batch_alter_table('accepted', schema=None) as batch_op:
         batch_op.create_index('ix_accepted_head_value_garment_id', ['head', 'value', 'garment_id'], unique=False)
@@ -134,7 +145,8 @@ def upgrade() -> None:
     sa.Column('comment', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['garment_id'], ['garments.id'], name=op.f('fk_corrections_garment_id'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_corrections'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_corrections')),
+    **UTF8MB4,
     )
     with op.batch_alter_table('corrections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_corrections_created_at'), ['created_at'], unique=False)
@@ -152,7 +164,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['garment_id'], ['garments.id'], name=op.f('fk_predictions_garment_id'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['run_id'], ['tag_runs.id'], name=op.f('fk_predictions_run_id'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_predictions')),
-    sa.UniqueConstraint('garment_id', 'head', name=op.f('uq_predictions_garment_id_head'))
+    sa.UniqueConstraint('garment_id', 'head', name=op.f('uq_predictions_garment_id_head')),
+    **UTF8MB4,
     )
     with op.batch_alter_table('predictions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_predictions_run_id'), ['run_id'], unique=False)
