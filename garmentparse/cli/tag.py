@@ -12,7 +12,7 @@ from garmentparse.cli.common import console, print_json, progress_bar
 
 
 def tag_command(
-    images: Path = typer.Argument(..., help="Folder of photos (searched recursively: jpg, jpeg, png, webp, bmp) or one image."),
+    images: Path = typer.Argument(..., help="Folder of photos (searched recursively: jpg, jpeg, png, webp, bmp, tif, tiff) or one image."),
     detector: Path = typer.Option(..., "--detector", help="Detector checkpoint (model.pt from `train detector`)."),
     out: Path = typer.Option(..., "--out", help="JSON Lines output: one object per image."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier checkpoint (model.pt from `train classifier`)."),
@@ -66,7 +66,7 @@ def tag_command(
         print_json({"images": summary.images, "garments": summary.garments, "errors": summary.errors,
                     "skipped": summary.skipped, "seconds": round(summary.seconds, 3),
                     "images_per_s": round(summary.images_per_s, 3)})
-    if summary.images and summary.errors == summary.images:
+    if summary.tagged_in_output == 0:  # nothing in the whole output could be tagged
         raise typer.Exit(1)
     if strict and summary.errors:
         raise typer.Exit(1)

@@ -40,6 +40,13 @@ class TagSummary:
     def images_per_s(self) -> float:
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def tagged_in_output(self) -> int:
+        """Photos of the folder whose line in the whole output has no error: the ones done
+        earlier (``skipped``) and the ones this run tagged. A resumed run judges the file by
+        this, not by the failed remainder it retried."""
+        return self.skipped + self.images - self.errors
+
 
 def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` in POSIX form (the file name when ``root`` is the file)."""
@@ -82,7 +89,7 @@ def tag_folder(
     crops = Path(crops_dir) if crops_dir else None
     paths = find_images(root)
     if not paths:
-        raise ValueError(f"no images (jpg, jpeg, png, webp, bmp) under {root}")
+        raise ValueError(f"no images (jpg, jpeg, png, webp, bmp, tif, tiff) under {root}")
     record = open_run_record(out_jsonl, tagger.settings(lang), resume)
     record["model_files"] = {name: f["path"] for name, f in tagger.model_files.items()}
     done = read_done(out_jsonl) if resume else set()
