@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -38,8 +39,8 @@ def display_path(path: Path) -> str:
     return printable(path.as_posix())
 
 
-def load_rgb(path: str | Path, exif: bool = True) -> np.ndarray:
-    """(H, W, 3) uint8 RGB array of an image file.
+def load_rgb(path: str | Path | BinaryIO, exif: bool = True) -> np.ndarray:
+    """(H, W, 3) uint8 RGB array of an image file (or of an open binary file: bytes already read).
 
     Applies EXIF orientation (``exif=True``) and converts grayscale, palette, CMYK and alpha
     images to RGB (alpha composited on white). Raises :class:`ImageReadError` with the reason.
