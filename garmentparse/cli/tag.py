@@ -36,7 +36,7 @@ def tag_command(
     json_summary: bool = typer.Option(False, "--json", help="Print the run summary as one JSON object on stdout."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any image failed."),
     engine: str = typer.Option("local", "--engine", metavar="local|ray",
-                               help="local: this process; ray: Ray Data actors (pip install \"garmentparse[ray]\")."),
+                               help="local: this process; ray: Ray Data actors (pip install \"garmentparse\\[ray]\")."),
     ray_address: Optional[str] = typer.Option(
         None, "--ray-address", metavar="auto|HOST:PORT",
         help="Ray only: join this cluster (auto: the one `ray start` made here). Default: start a local Ray."),

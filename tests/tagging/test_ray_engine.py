@@ -150,3 +150,17 @@ def test_cli_names_the_missing_extra(monkeypatch, detector_run, photos, tmp_path
                                          "--out", str(tmp_path / "x.jsonl"), "--engine", "ray"])
     assert result.exit_code == 2 and 'pip install "garmentparse[ray]"' in " ".join(result.output.split())
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_gpus_per_actor_default_and_block_sizes():
+    from garmentparse.tagging.ray_engine import block_count
+
+    gpu = CheckpointLoader(detector="det.pt")
+    assert RayOptions().actor_gpus(8, gpu) == 1.0  # a GPU cluster: one GPU per actor
+    assert RayOptions().actor_gpus(0, gpu) == 0.0  # none there
+    assert RayOptions().actor_gpus(8, CheckpointLoader(detector="det.pt", device="cpu")) == 0.0
+    assert RayOptions().actor_gpus(8, None) == 0.0  # a shipped Tagger runs where it was loaded
+    assert RayOptions(gpus_per_actor=0.5).actor_gpus(8, gpu) == 0.5  # two actors per GPU
+    with pytest.raises(ValueError, match="actors"):
+        RayOptions(actors=0)
+    assert [block_count(n) for n in (1, 12, 200, 1600, 300_000)] == [1, 12, 200, 200, 37_500]
