@@ -87,7 +87,8 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {"local": []}
     with tempfile.TemporaryDirectory(prefix="bench-tag-ray-") as tmp:
         t = time.perf_counter()
-        ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR")
         ray_start = time.perf_counter() - t
         try:
             for r in range(args.repeats):

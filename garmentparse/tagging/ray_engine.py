@@ -119,7 +119,8 @@ def ray_session(options: RayOptions) -> Iterator[None]:
     started = not ray.is_initialized()
     try:
         if started and options.address is None:
-            ray.init(num_cpus=options.num_cpus or default_workers(), include_dashboard=False,
+            # "local": a new Ray of our own, even where `ray start` runs a cluster on this machine
+            ray.init(address="local", num_cpus=options.num_cpus or default_workers(), include_dashboard=False,
                      log_to_driver=False, logging_level=logging.ERROR)
         elif started:
             ray.init(address=options.address, log_to_driver=False, logging_level=logging.ERROR)

@@ -26,7 +26,7 @@ SCORE = 0.01  # tiny models trained for seconds score low; keep their detections
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray for the module (start-up is the slow part); the engine uses it as it is."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     yield
     ray.shutdown()
 
