@@ -23,6 +23,8 @@ _EXPORTS: dict[str, str] = {
     "evaluate_classifier": "garmentparse.classifiers.evaluate",
     "Tagger": "garmentparse.tagging.tagger",
     "tag": "garmentparse.tagging.folder", "tag_folder": "garmentparse.tagging.folder",
+    "tag_folder_ray": "garmentparse.tagging.ray_engine", "RayOptions": "garmentparse.tagging.ray_engine",
+    "CheckpointLoader": "garmentparse.tagging.ray_engine",
     "Detections": "garmentparse.structures", "Garment": "garmentparse.structures",
     "TagResult": "garmentparse.structures", "AttributePrediction": "garmentparse.structures",
     "Segmenter": "garmentparse.structures", "AttributeClassifier": "garmentparse.structures",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+# TIFF: studio product photography is often delivered as (16-bit) TIFF
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 class ImageReadError(Exception):
@@ -15,11 +17,15 @@ class ImageReadError(Exception):
 
 
 def find_images(root: str | Path) -> list[Path]:
-    """Image files under ``root`` (recursive, suffix case-insensitive), sorted."""
+    """Image files under ``root`` (recursive, suffix case-insensitive), sorted.
+
+    A link whose target is gone is listed too: reading it fails with the reason, so a batch
+    command reports it instead of the photo silently disappearing from the run."""
     root = Path(root)
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in root.rglob("*")
+                  if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or (p.is_symlink() and not p.exists())))
 
 
 def printable(text: str) -> str:
@@ -33,8 +39,8 @@ def display_path(path: Path) -> str:
     return printable(path.as_posix())
 
 
-def load_rgb(path: str | Path, exif: bool = True) -> np.ndarray:
-    """(H, W, 3) uint8 RGB array of an image file.
+def load_rgb(path: str | Path | BinaryIO, exif: bool = True) -> np.ndarray:
+    """(H, W, 3) uint8 RGB array of an image file (or of an open binary file: bytes already read).
 
     Applies EXIF orientation (``exif=True``) and converts grayscale, palette, CMYK and alpha
     images to RGB (alpha composited on white). Raises :class:`ImageReadError` with the reason.
@@ -52,13 +58,20 @@ def load_rgb(path: str | Path, exif: bool = True) -> np.ndarray:
                 im = Image.alpha_composite(bg, im)
             return np.array(im.convert("RGB"))  # a writable copy (asarray is read-only)
     except FileNotFoundError:
-        raise ImageReadError(f"file not found: {path}") from None
+        raise ImageReadError(_missing(path)) from None
     except UnidentifiedImageError:
         raise ImageReadError("not an image or unsupported format") from None
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"image too large to decode safely: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated / corrupt data
         raise ImageReadError(f"cannot decode image: {exc}") from None
+
+
+def _missing(path: str | Path) -> str:
+    """Why a file that was listed cannot be opened: gone, or a link to nothing."""
+    if Path(path).is_symlink():
+        return f"broken link: {path} -> {Path(path).readlink()} (target missing)"
+    return f"file not found: {path}"
 
 
 def _deep_to_rgb(im: Image.Image) -> np.ndarray:

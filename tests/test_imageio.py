@@ -42,3 +42,27 @@ def test_load_rgb_scales_deep_grayscale_and_keys_out_transparent_colour(tmp_path
     keyed = Image.new("RGB", (8, 8), (10, 20, 30))
     keyed.save(tmp_path / "keyed.png", transparency=(10, 20, 30))
     assert (load_rgb(tmp_path / "keyed.png") == 255).all()
+
+
+def test_tiff_8_and_16_bit_and_a_dangling_link(tmp_path):
+    """Studio photos come as TIFF, often 16 bits per channel: found and read as 8-bit RGB
+    (scaled, not clipped). A link whose target is gone is listed, and reading it says why."""
+    import cv2
+
+    ramp = np.linspace(0, 65535, 32 * 48).reshape(32, 48).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "gray16.tif")
+    rgb16 = np.stack([ramp, ramp // 2, 65535 - ramp], axis=2)
+    cv2.imwrite(str(tmp_path / "rgb16.TIFF"), rgb16[:, :, ::-1])  # OpenCV writes BGR
+    Image.new("RGB", (8, 4), (10, 200, 30)).save(tmp_path / "plain.tif", compression="tiff_lzw")
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "deleted-long-ago.jpg")
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "nothing.txt")  # not an image suffix: not listed
+    assert [p.name for p in find_images(tmp_path)] == ["gone.jpg", "gray16.tif", "plain.tif", "rgb16.TIFF"]
+    gray = load_rgb(tmp_path / "gray16.tif")
+    assert gray.shape == (32, 48, 3) and gray[0, 0, 0] == 0 and gray[-1, -1, 0] == 255
+    colour = load_rgb(tmp_path / "rgb16.TIFF")
+    assert colour.dtype == np.uint8 and colour[-1, -1].tolist() == [255, 127, 0]
+    assert np.abs(colour[..., 0].astype(int) - (ramp / 257).round().astype(int)).max() <= 1
+    assert load_rgb(tmp_path / "plain.tif")[0, 0].tolist() == [10, 200, 30]
+    assert image_size(tmp_path / "rgb16.TIFF") == (48, 32)
+    with pytest.raises(ImageReadError, match="broken link"):
+        load_rgb(tmp_path / "gone.jpg")

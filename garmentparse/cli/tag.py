@@ -6,17 +6,20 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from garmentparse.cli.common import console, print_json, progress_bar
 
 
 def tag_command(
-    images: Path = typer.Argument(..., help="Folder of photos (searched recursively: jpg, jpeg, png, webp, bmp) or one image."),
+    images: Path = typer.Argument(..., help="Folder of photos (searched recursively: jpg, jpeg, png, webp, bmp, tif, tiff) or one image."),
     detector: Path = typer.Option(..., "--detector", help="Detector checkpoint (model.pt from `train detector`)."),
-    out: Path = typer.Option(..., "--out", help="JSON Lines output: one object per image."),
+    out: str = typer.Option(..., "--out", metavar="PATH",
+                            help="JSON Lines output: one object per image. With --engine ray also a URL (s3://, gs://, ...)."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier checkpoint (model.pt from `train classifier`)."),
-    csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write a CSV with one row per garment (no masks)."),
+    csv_path: Optional[str] = typer.Option(None, "--csv", metavar="PATH",
+                                           help="Also write a CSV with one row per garment (no masks)."),
     overlays: Optional[Path] = typer.Option(None, "--overlays", help="Folder for photos with masks, boxes and labels drawn (PNG)."),
     crops: Optional[Path] = typer.Option(None, "--crops", help="Folder for the masked garment crops (PNG)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per model call."),
@@ -32,26 +35,58 @@ def tag_command(
     resume: bool = typer.Option(False, "--resume", help="Skip images already in --out and append the rest."),
     json_summary: bool = typer.Option(False, "--json", help="Print the run summary as one JSON object on stdout."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any image failed."),
+    engine: str = typer.Option("local", "--engine", metavar="local|ray",
+                               help="local: this process; ray: Ray Data actors (pip install \"garmentparse\\[ray]\")."),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", metavar="auto|HOST:PORT",
+        help="Ray only: join this cluster (auto: the one `ray start` made here). Default: start a local Ray."),
+    actors: int = typer.Option(1, "--actors", min=1, help="Ray only: actors, each holding one copy of the models."),
+    gpus_per_actor: Optional[float] = typer.Option(
+        None, "--gpus-per-actor", min=0.0,
+        help="Ray only: GPUs per actor (0.5: two actors share a GPU). Default: 1 if the cluster has GPUs."),
+    cpus_per_actor: float = typer.Option(1.0, "--cpus-per-actor", min=0.01,
+                                         help="Ray only: CPUs per actor (its torch threads)."),
+    ray_cpus: Optional[int] = typer.Option(None, "--ray-cpus", min=1,
+                                           help="Ray only: CPUs of the local Ray (default: the usable cores)."),
 ) -> None:
     """Find, mask, cut out and classify every garment in a folder of photos."""
     from garmentparse.tagging import Tagger, tag_folder
 
     if lang not in ("en", "ko"):
         raise typer.BadParameter("use 'en' or 'ko'", param_hint="--lang")
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter("use 'local' or 'ray'", param_hint="--engine")
     if not images.exists():
         raise typer.BadParameter(f"{images} does not exist", param_hint="IMAGES")
+    if engine == "local" and any("://" in p for p in (out, csv_path or "")):
+        raise typer.BadParameter("a URL output needs --engine ray (the local engine writes local paths)",
+                                 param_hint="--out/--csv")
+    extras = {"csv_path": csv_path, "overlays_dir": overlays, "crops_dir": crops, "batch_size": batch_size,
+              "lang": lang, "resume": resume}
+    loader = options = None
     try:
-        tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp,
-                                         score_threshold=score_threshold, top_k=top_k, tta=tta)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        if engine == "ray":
+            from garmentparse.tagging.ray_engine import CheckpointLoader, RayOptions, require_ray, tag_folder_ray
+
+            require_ray()
+            options = RayOptions(address=ray_address, actors=actors, gpus_per_actor=gpus_per_actor,
+                                 cpus_per_actor=cpus_per_actor, num_cpus=ray_cpus)
+            loader = CheckpointLoader(detector=str(detector), classifier=str(classifier) if classifier else None,
+                                      device=device, amp=amp, score_threshold=score_threshold, top_k=top_k, tta=tta)
+            tagger = loader.load(device="cpu")  # here only for the settings: each actor loads its own
+        else:
+            tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp,
+                                             score_threshold=score_threshold, top_k=top_k, tta=tta)
+    except (FileNotFoundError, ValueError, RuntimeError, ImportError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")  # "garmentparse[ray]" is not markup
         raise typer.Exit(2) from None
     # ResumeError and other bad input: one error line, exit 2 (cli._clear_errors)
     with progress_bar("tagging", transient=False) as on_progress:
-        summary = tag_folder(
-            images, tagger, out, csv_path=csv_path, overlays_dir=overlays, crops_dir=crops,
-            batch_size=batch_size, workers=workers, lang=lang, resume=resume, on_progress=on_progress,
-        )
+        if engine == "ray":
+            summary = tag_folder_ray(images, tagger, out, options=options, loader=loader, on_progress=on_progress,
+                                     **extras)
+        else:
+            summary = tag_folder(images, tagger, out, workers=workers, on_progress=on_progress, **extras)
     table = Table(title="tag: summary")
     table.add_column("what")
     table.add_column("value", justify="right")
@@ -66,7 +101,7 @@ def tag_command(
         print_json({"images": summary.images, "garments": summary.garments, "errors": summary.errors,
                     "skipped": summary.skipped, "seconds": round(summary.seconds, 3),
                     "images_per_s": round(summary.images_per_s, 3)})
-    if summary.images and summary.errors == summary.images:
+    if summary.tagged_in_output == 0:  # nothing in the whole output could be tagged
         raise typer.Exit(1)
     if strict and summary.errors:
         raise typer.Exit(1)

@@ -7,6 +7,7 @@ decoded pixels travel from the workers as shared-memory tensors.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,17 +44,26 @@ class ImageFiles(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> DecodedImage:
-        path = self.paths[i]
-        try:
-            image = load_rgb(path)
-            if self.transform is not None:
-                image = self.transform(image)
-        except ImageReadError as exc:
-            return DecodedImage(i, path, None, printable(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is recorded, not fatal
-            return DecodedImage(i, path, None, printable(f"cannot read image: {type(exc).__name__}: {exc}"))
-        # a tensor crosses from a worker through shared memory; an array would be pickled
-        return DecodedImage(i, path, torch.from_numpy(image))  # type: ignore[arg-type]
+        item = decode_image(i, self.paths[i], transform=self.transform)
+        if item.image is not None:  # a tensor crosses from a worker through shared memory; an array is pickled
+            item.image = torch.from_numpy(item.image)  # type: ignore[assignment]
+        return item
+
+
+def decode_image(index: int, path: Path, data: bytes | None = None, *,
+                 transform: Transform | None = None) -> DecodedImage:
+    """One file decoded with :func:`garmentparse.imageio.load_rgb` (from ``data`` when its bytes
+    were already read, e.g. by Ray Data), then ``transform``; never raises: a file that cannot be
+    decoded becomes an item carrying the reason."""
+    try:
+        image = load_rgb(path if data is None else io.BytesIO(data))
+        if transform is not None:
+            image = transform(image)
+    except ImageReadError as exc:
+        return DecodedImage(index, path, None, printable(str(exc)))
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is recorded, not fatal
+        return DecodedImage(index, path, None, printable(f"cannot read image: {type(exc).__name__}: {exc}"))
+    return DecodedImage(index, path, image)
 
 
 def _as_list(batch: list[DecodedImage]) -> list[DecodedImage]:

@@ -4,6 +4,8 @@
 - :mod:`.folder` - :func:`tag_folder` / :func:`tag`: a folder in, JSON Lines out, resumable.
 - :mod:`.sinks` - the CSV derived from the JSON Lines, overlay and crop images.
 - :mod:`.record` - the run record (``<out>.run.json``) and what a resumed run skips.
+- :mod:`.ray_engine` - :func:`tag_folder_ray`: the same run on Ray Data actors, one machine or a
+  cluster (imported on use: Ray is the optional extra ``garmentparse[ray]``).
 
 The ``garmentparse tag`` command is a thin layer over them.
 """

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Literal
 
 from garmentparse.engine.batching import batch_then_each
 from garmentparse.engine.images import DecodedImage, iter_decoded
@@ -24,6 +25,8 @@ from garmentparse.structures import TagResult
 from garmentparse.tagging.record import open_run_record, read_done, save_run_record
 from garmentparse.tagging.sinks import jsonl_to_csv, write_extras
 from garmentparse.tagging.tagger import Tagger
+
+Engine = Literal["local", "ray"]  # noted in the run record
 
 
 @dataclass
@@ -39,6 +42,13 @@ class TagSummary:
     @property
     def images_per_s(self) -> float:
         return self.images / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def tagged_in_output(self) -> int:
+        """Photos of the folder whose line in the whole output has no error: the ones done
+        earlier (``skipped``) and the ones this run tagged. A resumed run judges the file by
+        this, not by the failed remainder it retried."""
+        return self.skipped + self.images - self.errors
 
 
 def relative_path(path: Path, root: Path) -> str:
@@ -72,50 +82,91 @@ def tag_folder(
     ``<out_jsonl>.run.json`` records how the output was made (model files with their sha256,
     threshold, heads, language; each run's start, end and counts). ``resume`` with settings
     that differ from that record raises :class:`ResumeError` instead of mixing results.
+
+    :func:`garmentparse.tagging.ray_engine.tag_folder_ray` gives the same output from Ray Data actors.
     """
+    run = start_run(images, tagger, out_jsonl, lang=lang, resume=resume, on_progress=on_progress, engine="local")
+    overlays = Path(overlays_dir) if overlays_dir else None
+    crops = Path(crops_dir) if crops_dir else None
+    with open(run.out_jsonl, "a" if resume else "w", encoding="utf-8") as out:
+        for batch in iter_decoded(run.todo, batch_size, workers):
+            results = tag_batch(tagger, batch, run.root, overlays, crops)
+            for result in results:
+                out.write(result_line(result, lang))
+                run.count(len(result.garments), result.error is not None, on_progress)
+                if on_image:
+                    on_image(result)
+            out.flush()
+            os.fsync(out.fileno())
+    return run.finish(csv_path)
+
+
+def result_line(result: TagResult, lang: str) -> str:
+    """One line of the output (newline included): the same bytes whichever engine tagged it."""
+    return json.dumps(result.to_dict(lang), ensure_ascii=False) + "\n"
+
+
+@dataclass
+class TagRun:
+    """One run of a tag command over a folder, shared by the engines: the photos still to do,
+    the run record (saved at the start and the end) and the counts."""
+
+    root: Path
+    out_jsonl: Path
+    todo: list[Path]
+    record: dict[str, Any]
+    entry: dict[str, Any]  # this run's entry in record["runs"]
+    summary: TagSummary
+    started: float
+
+    def count(self, garments: int, failed: bool, on_progress: ProgressCallback | None = None) -> None:
+        """One line written."""
+        self.summary.images += 1
+        self.summary.garments += garments
+        self.summary.errors += failed
+        report_progress(on_progress, self.summary.images, len(self.todo))
+
+    def finish(self, csv_path: str | Path | None = None) -> TagSummary:
+        """Close the run record (``finished`` set) and derive the CSV from the whole output."""
+        self.summary.seconds = time.perf_counter() - self.started
+        self.entry.update(finished=_now(), **asdict(self.summary))
+        save_run_record(self.out_jsonl, self.record)
+        if csv_path is not None:
+            jsonl_to_csv(self.out_jsonl, csv_path)
+        return self.summary
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def start_run(images: str | Path, tagger: Tagger, out_jsonl: str | Path, *, lang: str, resume: bool,
+              on_progress: ProgressCallback | None = None, engine: Engine = "local") -> TagRun:
+    """Find the photos, open (or check, on ``resume``) the run record, ready the output: what
+    every engine does before tagging. ``engine`` is noted in the run's record entry."""
     root = Path(images)
     if not root.exists():
         raise FileNotFoundError(f"images folder not found: {root}")
     out_jsonl = Path(out_jsonl)
     out_jsonl.parent.mkdir(parents=True, exist_ok=True)
-    overlays = Path(overlays_dir) if overlays_dir else None
-    crops = Path(crops_dir) if crops_dir else None
     paths = find_images(root)
     if not paths:
-        raise ValueError(f"no images (jpg, jpeg, png, webp, bmp) under {root}")
+        raise ValueError(f"no images (jpg, jpeg, png, webp, bmp, tif, tiff) under {root}")
     record = open_run_record(out_jsonl, tagger.settings(lang), resume)
     record["model_files"] = {name: f["path"] for name, f in tagger.model_files.items()}
     done = read_done(out_jsonl) if resume else set()
     todo = [p for p in paths if relative_path(p, root) not in done]
     report_progress(on_progress, 0, len(todo))
-    summary = TagSummary(0, 0, 0, len(paths) - len(todo), 0.0)
-    run = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "images_dir": str(root.resolve()),
-           "finished": None}
-    record["runs"].append(run)
+    entry: dict[str, Any] = {"started": _now(), "images_dir": str(root.resolve()), "engine": engine,
+                             "finished": None}
+    record["runs"].append(entry)
     save_run_record(out_jsonl, record)
-    start = time.perf_counter()
-    with open(out_jsonl, "a" if resume else "w", encoding="utf-8") as out:
-        for batch in iter_decoded(todo, batch_size, workers):
-            for result in _tag_batch(tagger, batch, root, overlays, crops):
-                out.write(json.dumps(result.to_dict(lang), ensure_ascii=False) + "\n")
-                summary.images += 1
-                summary.garments += len(result.garments)
-                summary.errors += result.error is not None
-                report_progress(on_progress, summary.images, len(todo))
-                if on_image:
-                    on_image(result)
-            out.flush()
-            os.fsync(out.fileno())
-    summary.seconds = time.perf_counter() - start
-    run.update(finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), **asdict(summary))
-    save_run_record(out_jsonl, record)
-    if csv_path is not None:
-        jsonl_to_csv(out_jsonl, csv_path)
-    return summary
+    return TagRun(root, out_jsonl, todo, record, entry, TagSummary(0, 0, 0, len(paths) - len(todo), 0.0),
+                  time.perf_counter())
 
 
-def _tag_batch(tagger: Tagger, batch: list[DecodedImage], root: Path,
-               overlays: Path | None, crops: Path | None) -> list[TagResult]:
+def tag_batch(tagger: Tagger, batch: list[DecodedImage], root: Path,
+              overlays: Path | None, crops: Path | None) -> list[TagResult]:
     """Results of one decoded batch, in order. If the batch fails in the models, each image is
     retried alone so one bad image only fails itself."""
     keep_crops = crops is not None

@@ -298,3 +298,54 @@ def test_models_follow_the_protocols_and_a_plugin_segmenter_tags(models, photo_f
         assert set(garment["attributes"]) == set(classifier.heads)
     settings = json.loads(run_record_path(out).read_text(encoding="utf-8"))["settings"]
     assert settings["classes"] == ["top"] and settings["score_threshold"] == 0.5
+
+
+def test_tiff_photos_and_a_dangling_link(models, ccp_dir, tmp_path):
+    """A 16-bit RGB TIFF and an 8-bit TIFF are tagged like the JPEG they came from; a link to a
+    deleted photo is an error line naming the link, not a photo silently missing from the run."""
+    import cv2
+    import numpy as np
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    photo = ccp_dir / "images" / "0021.jpg"
+    shutil.copy(photo, root / "a.jpg")
+    rgb = np.asarray(Image.open(photo).convert("RGB"))
+    Image.fromarray(rgb).save(root / "studio.tif", compression="tiff_lzw")
+    cv2.imwrite(str(root / "studio16.TIFF"), (rgb[:, :, ::-1].astype(np.uint16) * 257))  # 16 bits/channel
+    (root / "gone.jpg").symlink_to(root / "deleted.jpg")
+    out = tmp_path / "r.jsonl"
+    invoke("tag", root, "--detector", models["detector"], "--out", out, "--score-threshold", SCORE,
+           "--workers", "0")
+    records = {r["path"]: r for r in read_jsonl(out)}
+    assert set(records) == {"a.jpg", "studio.tif", "studio16.TIFF", "gone.jpg"}
+    assert "broken link" in records["gone.jpg"]["error"] and records["gone.jpg"]["garments"] == []
+    assert records["a.jpg"]["garments"]
+    for tiff in ("studio.tif", "studio16.TIFF"):  # same pixels as the JPEG: same garments
+        assert records[tiff]["error"] is None
+        assert records[tiff]["garments"] == records["a.jpg"]["garments"]
+
+
+def test_resume_exit_code_judges_the_whole_output(models, ccp_dir, tmp_path):
+    """A finished run whose only failed photo fails again on --resume exits 0: the output file
+    holds every other photo tagged. Exit 1 only when nothing in the output is tagged."""
+    root = tmp_path / "photos"
+    root.mkdir()
+    for name in ["0021", "0022"]:
+        shutil.copy(ccp_dir / "images" / f"{name}.jpg", root / f"{name}.jpg")
+    (root / "broken.jpg").write_text("not a photo")
+    out = tmp_path / "r.jsonl"
+    args = ["tag", str(root), "--detector", str(models["detector"]), "--out", str(out),
+            "--score-threshold", SCORE, "--workers", "0", "--json"]
+    assert runner.invoke(build_app(), args).exit_code == 0
+    resumed = runner.invoke(build_app(), [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["errors"] == 1 and json.loads(resumed.stdout)["skipped"] == 2
+    assert runner.invoke(build_app(), [*args, "--resume", "--strict"]).exit_code == 1
+    assert len(read_jsonl(out)) == 3
+    only_broken = tmp_path / "only_broken"
+    only_broken.mkdir()
+    (only_broken / "x.jpg").write_text("not a photo")
+    args[1], args[5] = str(only_broken), str(tmp_path / "b.jsonl")
+    assert runner.invoke(build_app(), args).exit_code == 1
+    assert runner.invoke(build_app(), [*args, "--resume"]).exit_code == 1

@@ -131,3 +131,19 @@ def test_repeated_stems_match_the_folder_that_ends_alike(tmp_path):
     assert {im["source_label"]: im["file_name"] for im in coco["images"]} == {
         "라벨링데이터/스트리트/photo.json": "원천데이터/스트리트/photo.jpg",
         "라벨링데이터/클래식/photo.json": "원천데이터/클래식/photo.jpg"}
+
+
+def test_tiff_photos_match_and_their_headers_are_read(make_dataset):
+    """A dump delivered as TIFF: labels match .tif photos by stem; sizes come from the TIFF
+    header (through Pillow), so a TIFF of the label's size converts without a problem."""
+    from garmentparse.converters.imagehead import check_photo, photo_size
+
+    labels, images = make_dataset(["0001", "0003"])
+    with Image.open(images / "0003.jpg") as im:
+        size = im.size
+        im.save(images / "0003.tif", compression="tiff_deflate")
+    (images / "0003.jpg").unlink()
+    assert photo_size(images / "0003.tif") == check_photo(images / "0003.tif") == size
+    coco, report = convert_kfashion(labels, images)
+    assert report.problems == []
+    assert images_by_label(coco)["0003.json"]["file_name"] == "0003.tif"
