@@ -443,14 +443,13 @@ def _insert(conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: l
     if not rows:
         return
     dialect = conn.dialect
-    values: dict[str, Any] = dict(zip(columns, zip(*rows)))
+    values: dict[str, Any] = {}  # column -> its values (not zip(*rows): an iterator per row for the GC to scan)
+    for i, name in enumerate(columns):
+        convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        values[name] = [row[i] for row in rows] if convert is None else [convert(row[i]) for row in rows]
     for name, value in same.items():
         convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         values[name] = itertools.repeat(value if convert is None else convert(value))
-    for name in columns:
-        convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if convert is not None:
-            values[name] = map(convert, values[name])
     compiled = table.insert().inline().compile(dialect=dialect, column_keys=list(values))
     if compiled.positiontup is not None:  # ?, %s: values in the statement's order
         params: list[Any] = list(zip(*(values[name] for name in compiled.positiontup)))
