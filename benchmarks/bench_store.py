@@ -3,7 +3,9 @@
 Writes a synthetic ``tag`` output in the real schema (4 garments per photo, real COCO RLE masks,
 4 attribute heads with top-3, a run record), then per database:
 
-- ingest rate: garments/s of ``Store.ingest`` (the whole file, one transaction per batch);
+- ingest rate: garments/s of ``Store.ingest`` (the whole file, batches of 2 000 garments, one
+  transaction each), wall clock and per CPU-second of this process; ``--repeat N`` ingests into N
+  empty databases and reports the medians (and every run, with the load average after it);
 - query latency, median and p95 over ``--queries`` pages of 60: the gallery (newest first; half
   filtered by part, half by an accepted label) and the review queue (lowest confidence first),
   each page fetched with the cursor of a page at a random depth (keyset: no OFFSET);
@@ -14,7 +16,7 @@ PostgreSQL runs in a throwaway cluster on a Unix socket (as the ``postgres`` use
 is skipped with a message where it is not installed. Targets: ingest >= 5 000 garments/s on
 SQLite; p95 page <= 150 ms. Usage::
 
-    python benchmarks/bench_store.py --garments 100000
+    python benchmarks/bench_store.py --garments 100000 [--repeat 3]
 """
 
 from __future__ import annotations
@@ -68,12 +70,26 @@ def write_jsonl(path: Path, garments: int, per_photo: int = 4, seed: int = 0) ->
     Path(f"{path}.run.json").write_text(json.dumps({"settings": settings, "runs": []}), encoding="utf-8")
 
 
-def measure(url: str, jsonl: Path, garments: int, queries: int) -> dict:
-    store = Store.upgrade(url)
-    t, cpu = time.perf_counter(), time.process_time()
-    rep = store.ingest(jsonl, batch_size=2000)
-    ingest_s, ingest_cpu = time.perf_counter() - t, time.process_time() - cpu
+def ingest_once(url: str, jsonl: Path, garments: int) -> tuple[float, float, float]:
+    """One ingest into the empty database at ``url``: wall seconds, this process's CPU seconds
+    (the database server's, for PostgreSQL, not included) and the 1-minute load average."""
+    with Store.upgrade(url) as store:
+        t, cpu = time.perf_counter(), time.process_time()
+        rep = store.ingest(jsonl, batch_size=2000)
+        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     assert rep.counts["garments"] == garments and not rep.problems, rep.counts
+    return wall, cpu, os.getloadavg()[0]
+
+
+def measure(urls: list[str], jsonl: Path, garments: int, queries: int) -> dict:
+    """Ingest into each (empty) database of ``urls`` (medians over them), then query the first."""
+    runs = [ingest_once(url, jsonl, garments) for url in urls]
+    wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    out = {"ingest_garments_per_s": round(garments / wall), "ingest_s": round(wall, 1),
+           "ingest_garments_per_cpu_s": round(garments / cpu),
+           "ingest_runs_garments_per_s": [round(garments / r[0]) for r in runs],
+           "load_avg_1m": [round(r[2], 1) for r in runs]}
+    store = Store.open(urls[0])
     rng = random.Random(1)
     top_id = store.gallery(limit=1).items[0].id
     lat: dict[str, list[float]] = {"gallery": [], "gallery_label": [], "queue": []}
@@ -92,9 +108,6 @@ def measure(url: str, jsonl: Path, garments: int, queries: int) -> dict:
         lat["queue"].append(time.perf_counter() - t)
         assert page.items or cursor
     store.close()
-    # wall time, and this process's CPU time (the database server's, for PostgreSQL, not included)
-    out = {"ingest_garments_per_s": round(garments / ingest_s), "ingest_s": round(ingest_s, 1),
-           "ingest_garments_per_cpu_s": round(garments / ingest_cpu), "load_avg_1m": os.getloadavg()[0]}
     for name, xs in lat.items():
         xs = sorted(xs)
         out[f"{name}_median_ms"] = round(statistics.median(xs) * 1000, 2)
@@ -115,6 +128,17 @@ def postgres(tmp: str) -> tuple[str | None, list[str]]:
         f"-c listen_addresses='' -k {tmp} -p 54339 -c fsync=off", "start")
     stop = [str(PG_BIN / "pg_ctl"), "-D", f"{tmp}/data", "-m", "fast", "stop"]
     return f"postgresql+psycopg://postgres@/postgres?host={tmp}&port=54339", stop
+
+
+def create_database(url: str, name: str) -> str:
+    """A new empty database on the server of ``url``; its URL."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return str(sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False))
 
 
 def measure_http(url: str, queries: int) -> dict:
@@ -164,6 +188,8 @@ def main() -> None:
     ap.add_argument("--garments", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="ingest into this many empty databases per kind and report the medians (noisy machine: 3)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         jsonl = Path(tmp) / "tags.jsonl"
@@ -171,8 +197,9 @@ def main() -> None:
         write_jsonl(jsonl, args.garments)
         print(f"synthetic tag output: {args.garments} garments, {jsonl.stat().st_size / 1e6:.0f} MB "
               f"({time.perf_counter() - t:.0f} s to write)")
-        results = {"sqlite": measure(f"sqlite:///{tmp}/catalogue.db", jsonl, args.garments, args.queries)}
-        results["sqlite"].update(measure_http(f"sqlite:///{tmp}/catalogue.db", args.queries))
+        urls = [f"sqlite:///{tmp}/catalogue{i}.db" for i in range(args.repeat)]
+        results = {"sqlite": measure(urls, jsonl, args.garments, args.queries)}
+        results["sqlite"].update(measure_http(urls[0], args.queries))
         print("sqlite", json.dumps(results["sqlite"]))
         if not args.no_postgres:
             pg_dir = tempfile.mkdtemp(prefix="bench-pg-")
@@ -181,7 +208,8 @@ def main() -> None:
                 print(f"postgresql: skipped ({PG_BIN}/initdb not found)")
             else:
                 try:
-                    results["postgresql"] = measure(url, jsonl, args.garments, args.queries)
+                    urls = [url] + [create_database(url, f"catalogue{i}") for i in range(1, args.repeat)]
+                    results["postgresql"] = measure(urls, jsonl, args.garments, args.queries)
                     results["postgresql"].update(measure_http(url, args.queries))
                     print("postgresql", json.dumps(results["postgresql"]))
                 finally:

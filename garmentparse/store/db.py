@@ -63,8 +63,13 @@ def _tune_sqlite(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout = 30000")
         cur.execute("PRAGMA journal_mode = WAL")
+        # Under WAL, NORMAL syncs at checkpoints, not at every commit: an application crash loses
+        # nothing committed, a power cut at most the last commits, and the file is never corrupt.
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
+        # Up to 64 MiB of pages per connection (default 2): a batch of ingest inserts keeps the
+        # indexes it touches in memory instead of re-reading them from the file.
+        cur.execute("PRAGMA cache_size = -65536")
         cur.close()
 
     @sa.event.listens_for(engine, "begin")

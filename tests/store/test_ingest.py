@@ -141,3 +141,71 @@ def test_ingest_streams_a_large_file(sqlite_url, tmp_path, ccp_coco_dict):
         grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
         assert rep.counts["photos_new"] == 4000
         assert out.stat().st_size > 15e6 and grown_mb < 40, f"ingest grew the process by {grown_mb:.0f} MB"
+
+
+ODD_VALUES = [None, True, 0, 1, 2, -1, 0.5, 1e300, "", "x", "x" * 600, "ultraviolet", "네이비", "상의", [], [0, 0],
+              {}, {"label": "navy", "probability": 0.5}, ["stripe"] * 40]
+
+
+def _variants(obj: object):
+    """Copies of ``obj`` with one value replaced by each odd value, or one key removed or renamed."""
+    obj = json.loads(json.dumps(obj))  # tuples as lists, as the line is read
+    paths: list[tuple] = []
+
+    def walk(node: object, path: tuple) -> None:
+        paths.append(path)
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in items:
+            walk(child, (*path, key))
+
+    walk(obj, ())
+
+    def at(path: tuple) -> tuple[object, object]:  # a fresh copy, and the parent of path in it
+        copy = json.loads(json.dumps(obj))
+        parent = copy
+        for key in path[:-1]:
+            parent = parent[key]
+        return copy, parent
+
+    for path in paths:
+        copy, parent = at(path) if path else (None, None)
+        same_as_float = [float(parent[path[-1]])] if path and type(parent[path[-1]]) is int else []  # 400 -> 400.0
+        for value in ODD_VALUES + same_as_float:
+            if not path:
+                yield value
+                continue
+            copy, parent = at(path)
+            parent[path[-1]] = value
+            yield copy
+        if path and isinstance(path[-1], str):
+            copy, parent = at(path)
+            del parent[path[-1]]
+            yield copy
+            for name in ("", "part", "h" * 33, "my_head"):  # a head of its own takes labels as written
+                copy, parent = at(path)
+                parent[name] = parent.pop(path[-1])
+                yield copy
+
+
+def test_the_quick_check_agrees_with_the_full_check_on_every_broken_value(ccp_coco_dict):
+    """Well-formed lines take a quick path; it must accept nothing the full check rejects and give
+    the same result. Real lines (English, Korean, multi-label) with every value broken in turn."""
+    from garmentparse.store.ingest import BadLine, _checked_line, _well_formed_line, parse_line
+
+    def outcome(fn, *args):
+        try:
+            return fn(*args)
+        except BadLine as exc:
+            return exc.reason, exc.detail
+
+    quick = checked = 0
+    for lang in ("en", "ko"):
+        line = tag_lines(ccp_coco_dict, lang=lang)[0]
+        assert _well_formed_line(line, 1) == _checked_line(line, 1, lang)  # not None: taken quickly
+        for base in ({**line, "garments": line["garments"][:2]}, {**line, "garments": []}):
+            for variant in _variants(base):
+                raw = json.dumps(variant, ensure_ascii=False)
+                assert outcome(parse_line, raw, 1, lang) == outcome(_checked_line, json.loads(raw), 1, lang), raw
+                quick += _well_formed_line(json.loads(raw), 1) is not None
+                checked += 1
+    assert checked > 3000 and 0 < quick < checked / 2
