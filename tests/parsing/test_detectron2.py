@@ -179,3 +179,6 @@ def test_unknown_detectron2_config_is_a_clear_error():
     cfg = load_detector_config(D2_TINY, ["model.detectron2_config=COCO-InstanceSegmentation/nope.yaml"])
     with pytest.raises(ValueError, match="neither a file nor a detectron2 model-zoo config"):
         detectron2_cfg(cfg, 4)
+    typo = load_detector_config(D2_TINY, ["model.detectron2_overrides={MODEL.RPN.NMS_THRES: 0.6}"])
+    with pytest.raises(ValueError, match="detectron2_overrides.*NMS_THRES"):
+        detectron2_cfg(typo, 4)

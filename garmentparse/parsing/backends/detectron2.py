@@ -29,6 +29,7 @@ venv; users install it from its repository. Without it, choosing this backend is
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import math
 import time
@@ -117,8 +118,7 @@ def detectron2_cfg(cfg: DetectorConfig, num_classes: int, out_dir: Path | None =
     m, s = cfg.model, cfg.solver
     name = _zoo_name(cfg)
     d2 = get_cfg()
-    d2.set_new_allowed(True)  # a local YAML may carry keys of a detectron2 project
-    d2.merge_from_file(config_file(name))
+    d2.merge_from_file(config_file(name))  # as strict as detectron2: unknown keys are errors
     d2.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
     d2.MODEL.MASK_ON = True
     if m.init == "none":
@@ -194,7 +194,10 @@ def detectron2_cfg(cfg: DetectorConfig, num_classes: int, out_dir: Path | None =
         d2.OUTPUT_DIR = str(out_dir / "detectron2")
     flat = flatten_overrides(m.detectron2_overrides)
     if flat:
-        d2.merge_from_list([x for kv in flat for x in kv])
+        try:
+            d2.merge_from_list([x for kv in flat for x in kv])
+        except (AssertionError, KeyError, ValueError) as exc:
+            raise ValueError(f"model.detectron2_overrides: {exc}") from None
     return d2
 
 
@@ -482,7 +485,7 @@ class Detectron2Backend:
         if trainer.max_iter <= start_iter:
             done = 0
         last_iter = start_iter + done - 1
-        if done:  # resumable state at the last iteration run (also when a budget ended it early)
+        if done and last_iter < trainer.max_iter - 1:  # stopped before the end: keep it resumable
             DetectionCheckpointer(trainer.model, d2.OUTPUT_DIR, trainer=trainer).save(
                 "model_last", iteration=last_iter)
         ips = done * d2.SOLVER.IMS_PER_BATCH / max(seconds, 1e-9)
@@ -504,7 +507,7 @@ class Detectron2Backend:
 
             seg = Detectron2Segmenter(trainer.model, d2, class_names, cfg, dev)
             metrics = evaluate_segmenter(seg, val_json, Path(val_images or images_dir)).metrics
-            (out_dir / "eval.json").write_text(__import__("json").dumps(metrics, indent=1), encoding="utf-8")
+            (out_dir / "eval.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
         return TrainResult(out_dir, model_path, total_iters, ips, losses[-1] if losses else None, metrics,
                            losses=losses, start_iteration=start_iter, seconds=seconds)
 
