@@ -7,7 +7,12 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: setup system-deps demo test bench clean
 
-setup: $(VENV)/.installed
+D2_VENDOR ?= ../shared/vendor/detectron2
+D2_WHEEL := $(firstword $(wildcard $(D2_VENDOR)/detectron2-*-cp311-cp311-linux_x86_64.whl))
+D2_TORCH ?= 2.14.1
+D2_DEPS ?= "setuptools<81" "fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<2.4"
+
+setup: $(VENV)/.installed $(VENV)/.detectron2
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +20,21 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[dev,ray]"
 	touch $@
+
+# detectron2 (optional backend): the vendored wheel when it is there and matches this venv's
+# Python and torch; else the detectron2 backend tests skip with their reason. Users install
+# detectron2 from its repository (see README).
+$(VENV)/.detectron2: $(VENV)/.installed
+	@if [ -z "$(D2_WHEEL)" ]; then \
+	  echo "detectron2: no wheel in $(D2_VENDOR); the detectron2 backend tests will skip"; \
+	elif ! $(BIN)/python -c 'import sys, torch; sys.exit(not (sys.version_info[:2] == (3, 11) and torch.__version__.split("+")[0] == "$(D2_TORCH)"))'; then \
+	  echo "detectron2: $(notdir $(D2_WHEEL)) needs CPython 3.11 + torch $(D2_TORCH); not installed, its tests will skip"; \
+	else \
+	  $(BIN)/python -m pip install -q $(D2_DEPS) && \
+	  $(BIN)/python -m pip install -q --no-deps "$(D2_WHEEL)" && \
+	  $(BIN)/python -c "from detectron2 import model_zoo" && echo "detectron2: installed $(notdir $(D2_WHEEL))"; \
+	fi
+	@touch $@
 
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh

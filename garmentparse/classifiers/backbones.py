@@ -1,8 +1,13 @@
-"""Headless torchvision backbones by name: conv features + global average pooling.
+"""Headless backbones by name: conv features + global average pooling.
 
 ``BACKBONES.get(name)(init)`` returns a :class:`Backbone` whose forward gives pooled
 ``(B, out_dim)`` features. ``init`` is ``none`` (random), ``imagenet`` (torchvision weights:
-downloads once, only when asked for) or the path of a local state-dict file.
+downloads once, only when asked for; offline the error names the offline initialisations),
+``lite0`` (ImageNet EfficientNet-Lite0 from an installed package, no download: backbone
+``efficientnet_lite0``) or the path of a local state-dict file.
+
+Each backbone carries the input normalisation its pretrained weights expect
+(:func:`normalization`): torchvision's ImageNet mean/std, or Lite0's 0.5/0.5.
 """
 
 from __future__ import annotations
@@ -14,8 +19,21 @@ import torch
 import torchvision
 from torch import nn
 
+from garmentparse.engine.pretrained import LITE0_MEAN, LITE0_STD, fetch_or_explain
 from garmentparse.engine.state import unwrap_state
 from garmentparse.registry import Registry
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet preprocessing
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LITE0_NAMES = ("efficientnet_lite0", "lite0")
+INIT_CHOICES = ("none", "imagenet", "lite0")
+
+
+def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) on RGB in 0..1 that backbone ``name``'s pretrained weights were trained with."""
+    if name in LITE0_NAMES:
+        return tuple(LITE0_MEAN), tuple(LITE0_STD)
+    return IMAGENET_MEAN, IMAGENET_STD
 
 
 class Backbone(nn.Module):
@@ -73,9 +91,13 @@ def _initialise(model: nn.Module, backbone: Backbone, path: Path,
 
 
 def _torchvision(name: str, init: str, weights_enum: str) -> nn.Module:
+    if init == "lite0":
+        raise ValueError(f"model.init=lite0 is ImageNet EfficientNet-Lite0: use it with backbone "
+                         f"efficientnet_lite0, not {name!r}")
     if init == "imagenet":
         weights = getattr(torchvision.models, weights_enum).DEFAULT
-        return torchvision.models.get_model(name, weights=weights)
+        return fetch_or_explain(lambda: torchvision.models.get_model(name, weights=weights),
+                                asked=f"model.init=imagenet (backbone {name})")
     return torchvision.models.get_model(name, weights=None)
 
 
@@ -118,6 +140,45 @@ _make("resnet50", "ResNet50_Weights", _resnet_trunk, 2048, _is_resnet_trunk)
 _make("efficientnet_b0", "EfficientNet_B0_Weights", _features_trunk, 1280, _is_features)
 _make("efficientnet_b4", "EfficientNet_B4_Weights", _features_trunk, 1792, _is_features)
 _make("mobilenet_v3_small", "MobileNet_V3_Small_Weights", _features_trunk, 576, _is_features)
+
+
+class _TimmTrunk(nn.Module):
+    """A timm classification network's ``forward_features`` (the last conv map, unpooled)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_features(x)
+
+
+def _lite0(init: str = "none") -> Backbone:
+    """ImageNet EfficientNet-Lite0 (timm ``tf_efficientnet_lite0``, 1280 pooled features):
+    ``lite0`` or ``imagenet`` load the packaged ImageNet weights offline (exact key mapping,
+    :mod:`garmentparse.engine.pretrained`); inputs normalised with mean 0.5, std 0.5."""
+    from garmentparse.engine.pretrained import build_lite0, lite0_key_mapping
+
+    net = build_lite0(init in ("lite0", "imagenet"), num_classes=0)
+    backbone = Backbone(_TimmTrunk(net), net.num_features, "efficientnet_lite0")
+    if init not in INIT_CHOICES:
+        path = Path(init)
+        state = _read_state_dict(path)
+        if any(k.startswith("_blocks.") for k in state):  # the package's EfficientNet-PyTorch layout
+            mapping = lite0_key_mapping(state)
+            state = {mapping[k]: v for k, v in state.items()}
+        state = {k.removeprefix("backbone.").removeprefix("features.net."): v for k, v in state.items()}
+        own = net.state_dict()
+        bad = _fits(own, state, list(own))
+        if bad:
+            raise ValueError(f"{path}: weights do not fit backbone 'efficientnet_lite0' ({len(bad)} of "
+                             f"{len(own)} keys missing or of another shape, e.g. {bad[:3]})")
+        net.load_state_dict({k: state[k] for k in own})
+    return backbone
+
+
+for _name in LITE0_NAMES:
+    BACKBONES.register(_name)(_lite0)
 
 
 def build_backbone(name: str, init: str = "none") -> Backbone:

@@ -40,7 +40,7 @@ class HeadConfig:
 @dataclass
 class ModelConfig:
     backbone: str = "resnet50"  # a name in BACKBONES
-    init: str = "none"  # none | imagenet (downloads torchvision weights) | path to a local file
+    init: str = "none"  # none | imagenet (downloads torchvision weights) | lite0 (offline: efficientnet_lite0) | path to a local file
     bn_momentum: float | None = None  # override the backbone's BatchNorm momentum (None: torchvision's)
     split: Literal["pooled", "shared_dense"] = "pooled"  # where the heads branch off
     shared_dim: int = 512  # width of the shared dense block (split: shared_dense)
@@ -62,6 +62,10 @@ class ModelConfig:
 @dataclass
 class DataConfig:
     input_size: int = 224  # network input (crops are letterboxed to this square)
+    # input normalisation (RGB in 0..1); None: the backbone's (ImageNet's, or 0.5/0.5 for Lite0).
+    # Training writes the resolved values into the run's config and checkpoint, so `tag` uses them.
+    mean: list[float] | None = None
+    std: list[float] | None = None
     crop_size: int | None = None  # size the crops were cut at; None: read from the crop files
     crop_background: Literal["white", "black", "keep"] = "white"  # what the crops were cut with (crop --background)
     val_fraction: float = 0.1  # held out by image when no --val-manifest is given (0: none)
@@ -159,6 +163,21 @@ class ClassifierConfig:
             raise ValueError(f"data.balance_head {self.data.balance_head!r} is not a head ({names})")
         if not 0.0 <= self.data.val_fraction < 1.0:
             raise ValueError("data.val_fraction must be in [0, 1)")
+        for key in ("mean", "std"):
+            value = getattr(self.data, key)
+            if value is not None and (len(value) != 3 or (key == "std" and min(value) <= 0)):
+                raise ValueError(f"data.{key} must be three numbers (RGB, 0..1 scale)"
+                                 + (", all > 0" if key == "std" else ""))
+
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) the network's inputs are normalised with: ``data.mean``/``data.std``, or
+        the backbone's own (old checkpoints, which record neither, get torchvision's ImageNet
+        values, what they were trained with)."""
+        from garmentparse.classifiers.backbones import normalization
+
+        mean, std = normalization(self.model.backbone)
+        return (tuple(self.data.mean) if self.data.mean is not None else mean,
+                tuple(self.data.std) if self.data.std is not None else std)
 
     def head(self, attribute: str) -> HeadConfig:
         return next(h for h in self.model.heads if h.attribute == attribute)

@@ -157,10 +157,10 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
 
 
-def normalise(batch: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, H, W) -> float, ImageNet mean/std."""
-    mean = torch.tensor(MEAN, device=batch.device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD, device=batch.device).view(1, 3, 1, 1) * 255
+def normalise(batch: torch.Tensor, mean: tuple[float, ...] = MEAN, std: tuple[float, ...] = STD) -> torch.Tensor:
+    """uint8 (B, 3, H, W) -> float, ``(x / 255 - mean) / std`` (default: ImageNet mean/std)."""
+    mean = torch.tensor(mean, device=batch.device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(std, device=batch.device).view(1, 3, 1, 1) * 255
     return (batch.float() - mean) / std
 
 

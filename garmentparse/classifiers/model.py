@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from garmentparse.classifiers.backbones import Backbone, build_backbone
+from garmentparse.classifiers.backbones import IMAGENET_MEAN, IMAGENET_STD, Backbone, build_backbone
 from garmentparse.classifiers.config import ClassifierConfig
 from garmentparse.registry import Registry
 
@@ -35,7 +35,12 @@ class MultiHeadClassifier(nn.Module):
 
     ``split="pooled"`` puts every head directly on the pooled features; ``"shared_dense"``
     puts a shared Linear-BN-ReLU-Dropout block between them (the two K-Fashion variants).
+    ``mean``/``std``: the input normalisation callers apply before ``forward``
+    (:func:`garmentparse.classifiers.data.normalise`); plain attributes, not state.
     """
+
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
 
     def __init__(self, backbone: Backbone, head_sizes: dict[str, int], *,
                  split: str = "pooled", shared_dim: int = 512, shared_dropout: float = 0.3,
@@ -59,6 +64,12 @@ class MultiHeadClassifier(nn.Module):
             for name, n in head_sizes.items()
         })
 
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 3, H, W) -> the float input this network expects."""
+        from garmentparse.classifiers.data import normalise
+
+        return normalise(x, self.mean, self.std)
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         shared = self.shared(self.backbone(x))
         return {name: head(shared) for name, head in self.heads.items()}
@@ -73,12 +84,14 @@ class MultiHeadClassifier(nn.Module):
             for module in backbone.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.momentum = m.bn_momentum
-        return cls(
+        model = cls(
             backbone, {h.attribute: len(vocabulary[h.attribute]) for h in m.heads},
             split=m.split, shared_dim=m.shared_dim, shared_dropout=m.shared_dropout,
             head_types={h.attribute: h.type for h in m.heads},
             head_kwargs={h.attribute: {"dropout": h.dropout, "hidden": h.hidden} for h in m.heads},
         )
+        model.mean, model.std = config.normalization()
+        return model
 
 
 def masked_losses(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from garmentparse import vocab
 from garmentparse.checkpoint import load_checkpoint, resolve_device
 from garmentparse.classifiers.config import ClassifierConfig
-from garmentparse.classifiers.data import background_fill, normalise, prepare, to_tensor
+from garmentparse.classifiers.data import background_fill, prepare, to_tensor
 from garmentparse.classifiers.model import MultiHeadClassifier
 from garmentparse.config import from_dict
 from garmentparse.structures import AttributePrediction
@@ -50,12 +50,13 @@ def autocast(device: torch.device, amp: bool):
 def head_probabilities(model: MultiHeadClassifier, x: torch.Tensor, multi_label: dict[str, bool],
                        tta: Sequence[str] = (), amp: bool = True) -> dict[str, torch.Tensor]:
     """Probabilities per head for a uint8 batch (B, 3, S, S) already on the model's device:
-    softmax (single-label) or sigmoid (multi-label), averaged over the TTA views."""
+    softmax (single-label) or sigmoid (multi-label), averaged over the TTA views. The model
+    normalises with the mean/std it was trained with (:meth:`MultiHeadClassifier.normalise`)."""
     device = x.device
     sums: dict[str, torch.Tensor] = {}
     views = tta_views(x, tta)
     for view in views:
-        inp = normalise(view)
+        inp = model.normalise(view)
         if device.type == "cuda":
             inp = inp.contiguous(memory_format=torch.channels_last)
         with autocast(device, amp):

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from garmentparse.checkpoint import Checkpoint, resolve_device, save_checkpoint
 from garmentparse.classifiers.config import ClassifierConfig
 from garmentparse.classifiers.data import (CropDataset, CropRecord, background_fill, build_vocabulary,
-                                           infer_crop_size, load_crops, normalise, read_manifest, readable_crops,
+                                           infer_crop_size, load_crops, read_manifest, readable_crops,
                                            sample_weights, split_by_image, train_transform)
 from garmentparse.classifiers.model import MultiHeadClassifier, masked_losses
 from garmentparse.config import to_dict
@@ -54,7 +54,7 @@ def validate(model: MultiHeadClassifier, loader: DataLoader, device: torch.devic
     correct: dict[str, int] = {}
     count: dict[str, int] = {}
     for x, targets in loader:
-        x = normalise(x.to(device, non_blocking=True))
+        x = model.normalise(x.to(device, non_blocking=True))
         if device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         targets = _to_device(targets, device)
@@ -150,6 +150,9 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
         train_records, val_records = readable_crops(train_records, report), readable_crops(val_records, report)
     if config.data.crop_size is None:
         config.data.crop_size = infer_crop_size(train_records)
+    # recorded in config.yaml and the checkpoint, so prediction normalises as training did
+    mean, std = config.normalization()
+    config.data.mean, config.data.std = list(mean), list(std)
     vocabulary, untrained = build_vocabulary(train_records, heads, config.model.classes)
     for head in untrained:
         logger.warning("head %r has no label in %s: kept untrained, left out of predictions", head, manifest)
@@ -210,7 +213,7 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
 
     def step(batch: Any) -> tuple[dict[str, torch.Tensor], int]:
         x, targets = batch
-        x = normalise(x.to(dev, non_blocking=True))
+        x = model.normalise(x.to(dev, non_blocking=True))
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(dev, amp):

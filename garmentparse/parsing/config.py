@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from garmentparse.config import ConfigError, Renamed, dump_yaml, from_dict, load_config, to_dict
 from garmentparse.engine.config import TrainConfig
 
-INIT_CHOICES = ("none", "imagenet", "coco")
+INIT_CHOICES = ("none", "imagenet", "coco", "lite0")
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -29,9 +29,9 @@ class ModelConfig:
 
     backend: str = "torchvision"  # a name in BACKENDS
     backbone: str = "resnet50_fpn"  # a name in BACKBONES
-    init: str = "none"  # none | imagenet | coco | path/to/weights.pth
+    init: str = "none"  # none | imagenet | coco (downloads) | lite0 (offline, lite0_fpn) | path/to/weights.pth
     norm: Literal["auto", "frozen_bn", "bn", "gn"] = "auto"  # auto: frozen_bn if pretrained else bn
-    trainable_layers: int | None = None  # backbone stages trained; None: 3 if pretrained, else all
+    trainable_layers: int | None = None  # backbone stages trained; None: the backbone's default if pretrained (3; lite0_fpn 5), else all
     fpn_channels: int = 256  # FPN / RPN / RoI head feature width (256 = torchvision's layout)
     box_head_dim: int = 1024  # box head representation width
     mask_head_layers: list[int] = field(default_factory=lambda: [256, 256, 256, 256])
@@ -45,14 +45,16 @@ class ModelConfig:
     box_nms_thresh: float = 0.5
     detections_per_img: int = 50
     mask_threshold: float = 0.5
-    detectron2_config: str = ""  # detectron2 backend: model-zoo config ("" = by backbone)
+    detectron2_config: str = ""  # detectron2 backend: model-zoo path or local YAML ("" = by backbone)
+    # detectron2 backend: extra detectron2 config keys, applied last (e.g. {"MODEL.RPN.IOU_THRESHOLDS": [0.3, 0.7]})
+    detectron2_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self.init in INIT_CHOICES or self.init.endswith((".pth", ".pt", ".pkl", ".bin")),
-               "model.init", f"{self.init!r} is not none|imagenet|coco or a weights file "
+               "model.init", f"{self.init!r} is not none|imagenet|coco|lite0 or a weights file "
                "(.pth/.pt/.pkl/.bin)")
-        _check(self.trainable_layers is None or 0 <= self.trainable_layers <= 6,
-               "model.trainable_layers", "must be between 0 and 6 (resnets have 5 stages)")
+        _check(self.trainable_layers is None or 0 <= self.trainable_layers <= 8,
+               "model.trainable_layers", "must be between 0 and 8 (resnets have 5 stages, lite0_fpn 8)")
         _check(len(self.mask_head_layers) >= 1 and all(c > 0 for c in self.mask_head_layers),
                "model.mask_head_layers", "needs at least one positive channel count")
         _check(self.fpn_channels >= 8, "model.fpn_channels", "must be >= 8")

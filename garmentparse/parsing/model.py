@@ -1,9 +1,11 @@
 """Build, initialise and configure torchvision Mask R-CNN models from a :class:`DetectorConfig`.
 
 - :func:`build_model` assembles backbone, RPN and RoI heads for ``num_classes`` garment classes.
-- :func:`initialise` loads ``none`` / ``imagenet`` / ``coco`` / a local weights file. Only
-  ``imagenet`` and ``coco`` download (torchvision's published weights), and only when a config
-  names them. Shapes that differ (class-specific predictors) are skipped and reported.
+- :func:`initialise` loads ``none`` / ``imagenet`` / ``coco`` / ``lite0`` / a local weights file.
+  Only ``imagenet`` and ``coco`` download (torchvision's published weights), and only when a
+  config names them; offline the error lists the offline initialisations. ``lite0`` (backbone
+  ``lite0_fpn``) loads ImageNet EfficientNet-Lite0 from an installed package, no download.
+  Shapes that differ (class-specific predictors) are skipped and reported.
 - :func:`enable_bf16` runs the heavy parts (backbone, RPN conv, box/mask head features) under
   bf16 autocast while box decoding, RoIAlign inputs and predictors stay float32.
 - :func:`set_input_size` switches the model's own resize between train and test sizes.
@@ -24,6 +26,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredic
 from torchvision.models.detection.rpn import RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
+from garmentparse.engine.pretrained import fetch_or_explain
 from garmentparse.engine.state import LoadReport, load_matching, unwrap_state
 from garmentparse.parsing.backbones import BackboneSpec, group_norm
 from garmentparse.parsing.config import DetectorConfig, ModelConfig, is_weights_path
@@ -40,7 +43,7 @@ def resolved_norm(model_cfg: ModelConfig) -> str:
 def resolved_trainable_layers(model_cfg: ModelConfig, spec: BackboneSpec) -> int:
     if model_cfg.trainable_layers is not None:
         return min(model_cfg.trainable_layers, spec.stages)
-    return spec.stages if model_cfg.init == "none" else 3
+    return spec.stages if model_cfg.init == "none" else spec.default_trainable
 
 
 def build_model(cfg: DetectorConfig, num_classes: int) -> MaskRCNN:
@@ -62,6 +65,9 @@ def build_model(cfg: DetectorConfig, num_classes: int) -> MaskRCNN:
         anchors = AnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5)
         featmaps = ["0", "1", "2", "3"]
     n_anchors = anchors.num_anchors_per_location()[0]
+    normalization: dict[str, Any] = {}
+    if spec.normalization is not None:  # the preprocessing its pretrained weights expect
+        normalization = {"image_mean": list(spec.normalization[0]), "image_std": list(spec.normalization[1])}
     if spec.heads == "v2":
         rpn_head = RPNHead(ch, n_anchors, conv_depth=2)
         box_head: nn.Module = FastRCNNConvFCHead((ch, 7, 7), [ch] * 4, [m.box_head_dim],
@@ -92,6 +98,7 @@ def build_model(cfg: DetectorConfig, num_classes: int) -> MaskRCNN:
         mask_roi_pool=MultiScaleRoIAlign(featmaps, 14, 2),
         mask_head=mask_head,
         mask_predictor=MaskRCNNPredictor(m.mask_head_layers[-1], m.mask_head_layers[-1], num_classes),
+        **normalization,
     )
     return model
 
@@ -121,21 +128,36 @@ def map_keys(state: dict[str, torch.Tensor], spec: BackboneSpec) -> dict[str, to
 
 def initialise(model: MaskRCNN, model_cfg: ModelConfig) -> LoadReport:
     """Load the weights ``model_cfg.init`` names. ``imagenet``/``coco`` download from
-    torchvision's model hub (internet needed, cached under ``$TORCH_HOME``)."""
+    torchvision's model hub (internet needed, cached under ``$TORCH_HOME``; offline the error
+    names the offline initialisations); ``lite0`` loads from an installed package."""
     init = model_cfg.init
     spec = BACKBONES.get(model_cfg.backbone)
     if init == "none":
         return LoadReport("none")
+    if init == "lite0" or (init == "imagenet" and spec.offline_init == "lite0"):
+        if spec.offline_init != "lite0":
+            lite0 = [n for n in BACKBONES.names() if BACKBONES.get(n).offline_init == "lite0"]
+            raise ValueError(f"model.init=lite0 is ImageNet EfficientNet-Lite0, which fits backbone "
+                             f"{' or '.join(lite0)}, not {spec.name!r}")
+        from garmentparse.engine.lite0_fpn import load_lite0_body
+
+        n = load_lite0_body(model.backbone.body)
+        return LoadReport("lite0 (ImageNet EfficientNet-Lite0, offline)", loaded=n,
+                          total=len(model.state_dict()))
+    asked = f"model.init={init} (backbone {spec.name})"
     if init == "imagenet":
+        if spec.imagenet is None:
+            raise ValueError(f"model.init: no torchvision ImageNet weights for {spec.name}")
         weights = spec.imagenet()
-        return load_matching(model, spec.imagenet_keys(weights.get_state_dict(progress=True)),
-                             f"imagenet ({weights})")
+        state = fetch_or_explain(lambda: weights.get_state_dict(progress=True), asked=asked)
+        return load_matching(model, spec.imagenet_keys(state), f"imagenet ({weights})")
     if init == "coco":
         if spec.coco is None:
             raise ValueError(f"model.init: torchvision publishes no COCO detection weights for "
                              f"{spec.name}; use imagenet or a local weights file")
         weights = spec.coco()
-        return load_matching(model, weights.get_state_dict(progress=True), f"coco ({weights})")
+        state = fetch_or_explain(lambda: weights.get_state_dict(progress=True), asked=asked)
+        return load_matching(model, state, f"coco ({weights})")
     path = Path(init).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"model.init: weights file not found: {path}")
