@@ -31,7 +31,8 @@ def test_api_lists_the_documented_names():
         "__version__", "convert_kfashion", "convert_ccp", "load_segmenter", "load_classifier", "Tagger",
         "tag", "tag_folder", "Detections", "Garment", "TagResult", "AttributePrediction", "Segmenter",
         "AttributeClassifier", "train_detector", "train_classifier", "evaluate_detector",
-        "evaluate_classifier"}
+        "evaluate_classifier", "embed", "SimilarityIndex", "EmbeddingFolder", "load_encoder", "make_map",
+        "cluster_folder", "assign_folder", "evaluate_retrieval", "train_embedder"}
     assert isinstance(gp.__version__, str)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         gp.nope  # noqa: B018

@@ -21,7 +21,8 @@ __getattr__ = lazy_exports(__name__, {
     "garmentparse.classifiers.backbones": ("BACKBONES", "Backbone", "build_backbone"),
     "garmentparse.classifiers.evaluate": ("EvalResult", "evaluate_classifier"),
     "garmentparse.classifiers.model": ("HEADS", "MultiHeadClassifier", "masked_losses"),
-    "garmentparse.classifiers.predict": ("TorchvisionClassifier", "load_classifier", "restrict_to_parts"),
+    "garmentparse.classifiers.predict": ("TorchvisionClassifier", "classifier_from_checkpoint", "load_classifier",
+                                          "restrict_to_parts"),
     "garmentparse.classifiers.train": ("train_classifier",),
     "garmentparse.engine.loop": ("TrainResult",),
     "garmentparse.structures": ("AttributeClassifier",),
@@ -31,6 +32,6 @@ __getattr__ = lazy_exports(__name__, {
 __all__ = [
     "BACKBONES", "HEADS", "AttributeClassifier", "Backbone", "ClassifierConfig", "EvalResult",
     "HeadConfig", "MultiHeadClassifier", "TorchvisionClassifier", "TrainResult", "build_backbone",
-    "evaluate_classifier", "load_classifier", "load_classifier_config", "masked_losses",
+    "classifier_from_checkpoint", "evaluate_classifier", "load_classifier", "load_classifier_config", "masked_losses",
     "restrict_to_parts", "train_classifier",
 ]
