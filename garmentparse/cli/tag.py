@@ -16,6 +16,7 @@ def tag_command(
     detector: Path = typer.Option(..., "--detector", help="Detector checkpoint (model.pt from `train detector`)."),
     out: Path = typer.Option(..., "--out", help="JSON Lines output: one object per image."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier checkpoint (model.pt from `train classifier`)."),
+    style: Optional[Path] = typer.Option(None, "--style", help="Style classifier checkpoint (configs/classification/style.yaml on `crop --level photo` crops): adds the photo's style."),
     csv_path: Optional[Path] = typer.Option(None, "--csv", help="Also write a CSV with one row per garment (no masks)."),
     overlays: Optional[Path] = typer.Option(None, "--overlays", help="Folder for photos with masks, boxes and labels drawn (PNG)."),
     crops: Optional[Path] = typer.Option(None, "--crops", help="Folder for the masked garment crops (PNG)."),
@@ -41,7 +42,7 @@ def tag_command(
     if not images.exists():
         raise typer.BadParameter(f"{images} does not exist", param_hint="IMAGES")
     try:
-        tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp,
+        tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp, style=style,
                                          score_threshold=score_threshold, top_k=top_k, tta=tta)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
