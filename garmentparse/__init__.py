@@ -3,6 +3,8 @@
     import garmentparse as gp
     seg = gp.load_segmenter("runs/det/model.pt")
     gp.tag("photos/", "runs/det/model.pt", "out.jsonl", classifier="runs/cls/model.pt")
+    gp.embed("crops/manifest.csv", "runs/cls/model.pt", "emb/")
+    gp.SimilarityIndex.open("emb/").search("0001.jpg#2", k=10, same=("part", "category"))
 
 Names are imported on first use (PEP 562), so ``import garmentparse`` stays fast (no torch).
 """
@@ -28,6 +30,11 @@ _EXPORTS: dict[str, str] = {
     "Detections": "garmentparse.structures", "Garment": "garmentparse.structures",
     "TagResult": "garmentparse.structures", "AttributePrediction": "garmentparse.structures",
     "Segmenter": "garmentparse.structures", "AttributeClassifier": "garmentparse.structures",
+    "embed": "garmentparse.embeddings.sources", "SimilarityIndex": "garmentparse.embeddings.search",
+    "EmbeddingFolder": "garmentparse.embeddings.folder", "load_encoder": "garmentparse.embeddings.encoders",
+    "make_map": "garmentparse.embeddings.projection", "cluster_folder": "garmentparse.embeddings.clusters",
+    "assign_folder": "garmentparse.embeddings.clusters", "evaluate_retrieval": "garmentparse.embeddings.evaluate",
+    "train_embedder": "garmentparse.embeddings.metric",
 }
 
 __all__ = ["__version__", *_EXPORTS]

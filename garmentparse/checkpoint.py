@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,15 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None,
         raise ValueError(f"{path} is a {data['kind']} checkpoint, expected a {expect_kind}")
     return Checkpoint(data["kind"], data["config"], data["vocabulary"], data["state_dict"],
                       data.get("extra", {}))
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes: how runs and embedding folders name the model they used."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def resolve_device(device: str = "auto") -> torch.device:

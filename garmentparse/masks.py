@@ -108,3 +108,33 @@ def letterbox(image: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
     top, left = (size - nh) // 2, (size - nw) // 2
     out[top:top + nh, left:left + nw] = resized
     return out
+
+
+REGIONS = ("photo", "person")
+
+
+def region_box(boxes: list[list[float]] | np.ndarray, width: int, height: int, pad: float = 0.05) -> list[float]:
+    """The box ``[x0, y0, x1, y1]`` around every garment box, grown by ``pad`` of its size on each
+    side and kept inside the photo (the person wearing them); the whole photo without boxes."""
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    if not len(boxes):
+        return [0.0, 0.0, float(width), float(height)]
+    x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
+    x1, y1 = boxes[:, 2].max(), boxes[:, 3].max()
+    px, py = (x1 - x0) * pad, (y1 - y0) * pad
+    return [max(0.0, x0 - px), max(0.0, y0 - py), min(float(width), x1 + px), min(float(height), y1 + py)]
+
+
+def photo_region(image: np.ndarray, boxes: list[list[float]] | np.ndarray, region: str = "photo",
+                 size: int | None = None, fill: int = 255) -> np.ndarray:
+    """What a photo-level model sees: the whole photo, or (``person``) the :func:`region_box` of
+    its garments; letterboxed to ``size`` when given."""
+    if region not in REGIONS:
+        raise ValueError(f"unknown region {region!r}: use photo or person")
+    crop = image
+    if region == "person":
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = region_box(boxes, w, h)
+        ix0, iy0 = int(np.floor(x0)), int(np.floor(y0))
+        crop = image[iy0:max(iy0 + 1, int(np.ceil(y1))), ix0:max(ix0 + 1, int(np.ceil(x1)))]
+    return crop if size is None else letterbox(crop, size, fill)

@@ -134,15 +134,19 @@ class TagResult:
     height: int | None
     garments: list[Garment] = field(default_factory=list)
     error: str | None = None
+    style: dict[str, AttributePrediction] | None = None  # the photo's style, when a style model ran
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "path": self.path,
             "width": self.width,
             "height": self.height,
             "garments": [g.to_dict(lang) for g in self.garments],
             "error": self.error,
         }
+        if self.style is not None:
+            out["style"] = {k: v.to_dict(k, lang) for k, v in self.style.items()}
+        return out
 
 
 @runtime_checkable

@@ -120,3 +120,25 @@ def classifier_run(tmp_path_factory, ccp_crops) -> Path:
     invoke("train", "classifier", "--config", CLS_TINY, "--manifest", ccp_crops, "--out", run,
            "--device", "cpu", "--no-progress")
     return run
+
+
+# (스타일, 서브스타일) given in turn to the CCP labels: no public data carries K-Fashion styles.
+STYLES = [("로맨틱", "섹시"), ("스트리트", "힙합"), ("클래식", None)]
+
+
+@pytest.fixture(scope="session")
+def styled_kfashion(tmp_path_factory, ccp_dir) -> dict[str, Path]:
+    """K-Fashion-schema labels that carry the outfit's style: the 24 CCP labels, each given a
+    스타일 (and 서브스타일) of :data:`STYLES` in turn. ``labels``, ``images`` and ``coco`` (converted)."""
+    from garmentparse.converters import convert_kfashion
+
+    folder = tmp_path_factory.mktemp("styled") / "labels"
+    folder.mkdir()
+    for i, label in enumerate(sorted((ccp_dir / "labels").glob("*.json"))):
+        data = json.loads(label.read_text(encoding="utf-8"))
+        main, sub = STYLES[i % len(STYLES)]
+        data["데이터셋 정보"]["데이터셋 상세설명"]["라벨링"]["스타일"] = [{"스타일": main, **({"서브스타일": sub} if sub else {})}]
+        (folder / label.name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    coco, _ = convert_kfashion(folder, ccp_dir / "images")
+    (folder.parent / "coco.json").write_text(json.dumps(coco), encoding="utf-8")
+    return {"labels": folder, "images": ccp_dir / "images", "coco": folder.parent / "coco.json"}

@@ -32,7 +32,8 @@ def test_api_lists_the_documented_names():
         "tag", "tag_folder", "Detections", "Garment", "TagResult", "AttributePrediction", "Segmenter",
         "AttributeClassifier", "train_detector", "train_classifier", "evaluate_detector",
         "evaluate_classifier", "load_detector_config", "load_classifier_config", "tag_folder_ray",
-        "RayOptions", "CheckpointLoader"}
+        "RayOptions", "CheckpointLoader", "embed", "SimilarityIndex", "EmbeddingFolder", "load_encoder",
+        "make_map", "cluster_folder", "assign_folder", "evaluate_retrieval", "train_embedder"}
     assert isinstance(gp.__version__, str)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         gp.nope  # noqa: B018

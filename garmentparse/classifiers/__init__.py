@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "masked_losses": "garmentparse.classifiers.model",
     "TorchvisionClassifier": "garmentparse.classifiers.predict",
     "load_classifier": "garmentparse.classifiers.predict",
+    "classifier_from_checkpoint": "garmentparse.classifiers.predict",
     "restrict_to_parts": "garmentparse.classifiers.predict",
     "train_classifier": "garmentparse.classifiers.train",
     "TrainResult": "garmentparse.engine.loop",

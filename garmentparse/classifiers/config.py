@@ -68,6 +68,7 @@ class DataConfig:
     std: list[float] | None = None
     crop_size: int | None = None  # size the crops were cut at; None: read from the crop files
     crop_background: Literal["white", "black", "keep"] = "white"  # what the crops were cut with (crop --background)
+    crop_region: Literal["garment", "photo", "person"] = "garment"  # what a crop shows (crop --level/--region)
     val_fraction: float = 0.1  # held out by image when no --val-manifest is given (0: none)
     balance_head: str | None = "category"  # oversample rare classes of this head (None: off)
     balance_power: float = 0.5  # sample weight = 1 / count**power (1: fully balanced)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from garmentparse import vocab
-from garmentparse.checkpoint import load_checkpoint, resolve_device
+from garmentparse.checkpoint import Checkpoint, load_checkpoint, resolve_device
 from garmentparse.classifiers.config import ClassifierConfig
 from garmentparse.classifiers.data import background_fill, prepare, to_tensor
 from garmentparse.classifiers.model import MultiHeadClassifier
@@ -86,6 +86,24 @@ def restrict_to_parts(probs: np.ndarray, classes: list[str], parts: Sequence[str
     return out
 
 
+def crop_batch(crops: Sequence[np.ndarray], size: int, fill: int, device: torch.device) -> torch.Tensor:
+    """uint8 (B, 3, size, size) tensor of RGB uint8 crops letterboxed with ``fill``, on ``device``;
+    a crop of another type or shape is a ``ValueError`` naming it."""
+    arrays = []
+    for c in crops:
+        c = np.asarray(c)
+        if c.dtype != np.uint8:  # a float [0, 1] image cast to uint8 would be black
+            raise ValueError(f"crops must be RGB uint8 arrays, got dtype {c.dtype}")
+        if c.ndim == 3 and 0 in c.shape[:2]:
+            raise ValueError(f"empty crop of shape {c.shape}")
+        if c.ndim == 2:
+            c = np.repeat(c[:, :, None], 3, axis=2)
+        if c.ndim != 3 or c.shape[2] != 3:
+            raise ValueError(f"crops must be HxWx3 RGB uint8 arrays, got shape {c.shape}")
+        arrays.append(prepare(c, size, fill))
+    return torch.stack([to_tensor(a) for a in arrays]).to(device, non_blocking=True)
+
+
 class TorchvisionClassifier:
     """A trained multi-head classifier ready to label garment crops (the
     :class:`~garmentparse.structures.AttributeClassifier` that ``load_classifier`` returns).
@@ -128,22 +146,15 @@ class TorchvisionClassifier:
         """``white`` / ``black`` / ``keep``: how pixels outside the mask were filled."""
         return self.config.data.crop_background
 
+    @property
+    def crop_region(self) -> str:
+        """``garment`` (a masked garment), ``photo`` (whole photos) or ``person`` (the box around
+        a photo's garments): what each crop it was trained on shows."""
+        return self.config.data.crop_region
+
     def batch(self, crops: Sequence[np.ndarray]) -> torch.Tensor:
         """uint8 (B, 3, S, S) tensor of letterboxed crops, on the device."""
-        fill = background_fill(self.crop_background)
-        arrays = []
-        for c in crops:
-            c = np.asarray(c)
-            if c.dtype != np.uint8:  # a float [0, 1] image cast to uint8 would be black
-                raise ValueError(f"crops must be RGB uint8 arrays, got dtype {c.dtype}")
-            if c.ndim == 3 and 0 in c.shape[:2]:
-                raise ValueError(f"empty crop of shape {c.shape}")
-            if c.ndim == 2:
-                c = np.repeat(c[:, :, None], 3, axis=2)
-            if c.ndim != 3 or c.shape[2] != 3:
-                raise ValueError(f"crops must be HxWx3 RGB uint8 arrays, got shape {c.shape}")
-            arrays.append(prepare(c, self.input_size, fill))
-        return torch.stack([to_tensor(a) for a in arrays]).to(self.device, non_blocking=True)
+        return crop_batch(crops, self.input_size, background_fill(self.crop_background), self.device)
 
     def tta_modes(self, tta: bool | Sequence[str]) -> list[str]:
         if tta is True:
@@ -199,9 +210,15 @@ class TorchvisionClassifier:
 
 def load_classifier(path: str | Path, device: str = "auto", amp: bool = True) -> TorchvisionClassifier:
     """Rebuild a trained classifier from its one-file checkpoint (no download, no other file)."""
-    ckpt = load_checkpoint(path, expect_kind="classifier")
-    config = from_dict(ClassifierConfig, ckpt.config, source=str(path))
+    return classifier_from_checkpoint(load_checkpoint(path, expect_kind="classifier"), str(path), device, amp)
+
+
+def classifier_from_checkpoint(ckpt: Checkpoint, source: str = "checkpoint", device: str = "auto",
+                               amp: bool = True) -> TorchvisionClassifier:
+    """A :class:`TorchvisionClassifier` from a checkpoint already read (e.g. one kept inside an
+    embedder's checkpoint); ``source`` names it in config errors."""
+    config = from_dict(ClassifierConfig, ckpt.config, source=source)
     model = MultiHeadClassifier.from_config(config, ckpt.vocabulary, init="none")
     model.load_state_dict(ckpt.state_dict)
     return TorchvisionClassifier(model, config, ckpt.vocabulary, ckpt.extra.get("untrained_heads", []),
-                               resolve_device(device), amp)
+                                 resolve_device(device), amp)

@@ -27,18 +27,26 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
                                          help="One folder per category instead of crops/."),
         workers: Optional[int] = typer.Option(None, "--workers", min=1,
                                               help="Worker processes (default: the usable CPU cores)."),
+        level: str = typer.Option("garment", "--level",
+                                  help="garment: one masked crop per garment | photo: one crop per photo, with the outfit's style labels."),
+        region: str = typer.Option("photo", "--region",
+                                   help="With --level photo: photo (whole) or person (the box around its garments)."),
         report: Optional[Path] = typer.Option(None, "--report", help="Write the report (JSON) here."),
     ) -> None:
-        """One crop per garment cut by its mask, plus manifest.csv for classifier training."""
+        """One crop per garment cut by its mask (or per photo), plus manifest.csv for classifier training."""
         from garmentparse.converters import crop_dataset
         from garmentparse.converters.pool import default_workers
 
         if background not in ("keep", "white", "black"):
             raise typer.BadParameter("use keep, white or black", param_hint="--background")
+        if level not in ("garment", "photo"):
+            raise typer.BadParameter("use garment or photo", param_hint="--level")
+        if region not in ("photo", "person"):
+            raise typer.BadParameter("use photo or person", param_hint="--region")
         with progress(transient=True) as bar:
             task = bar.add_task("images", total=None)
             rep = crop_dataset(coco, images, out, size=size, background=background, by_category=by_category,
-                               workers=workers or default_workers(),
+                               workers=workers or default_workers(), level=level, region=region,
                                on_progress=lambda n: bar.update(task, completed=n))
         if report is not None:
             rep.save(report)

@@ -18,6 +18,8 @@ def tag_command(
     out: str = typer.Option(..., "--out", metavar="PATH",
                             help="JSON Lines output: one object per image. With --engine ray also a URL (s3://, gs://, ...)."),
     classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier checkpoint (model.pt from `train classifier`)."),
+    style: Optional[Path] = typer.Option(None, "--style", help="Style classifier checkpoint (configs/classification/"
+                                         "style.yaml on `crop --level photo` crops): adds the photo's style."),
     csv_path: Optional[str] = typer.Option(None, "--csv", metavar="PATH",
                                            help="Also write a CSV with one row per garment (no masks)."),
     overlays: Optional[Path] = typer.Option(None, "--overlays", help="Folder for photos with masks, boxes and labels drawn (PNG)."),
@@ -72,10 +74,11 @@ def tag_command(
             options = RayOptions(address=ray_address, actors=actors, gpus_per_actor=gpus_per_actor,
                                  cpus_per_actor=cpus_per_actor, num_cpus=ray_cpus)
             loader = CheckpointLoader(detector=str(detector), classifier=str(classifier) if classifier else None,
-                                      device=device, amp=amp, score_threshold=score_threshold, top_k=top_k, tta=tta)
+                                      style=str(style) if style else None, device=device, amp=amp,
+                                      score_threshold=score_threshold, top_k=top_k, tta=tta)
             tagger = loader.load(device="cpu")  # here only for the settings: each actor loads its own
         else:
-            tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp,
+            tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp, style=style,
                                              score_threshold=score_threshold, top_k=top_k, tta=tta)
     except (FileNotFoundError, ValueError, RuntimeError, ImportError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")  # "garmentparse[ray]" is not markup

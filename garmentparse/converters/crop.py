@@ -4,6 +4,11 @@ Writes the crops plus ``manifest.csv`` (the contract the classifier trains from)
 (relative to the manifest's folder), ``source_image``, ``image_id``, ``annotation_id``, ``part``
 and one column per attribute in ``vocab.ATTRIBUTES`` order (multi-label values joined with ``|``,
 empty cell = label missing).
+
+``level="photo"`` writes one crop per photo instead (the whole photo, or with ``region="person"``
+the box around all its garments) for photo-level heads such as the outfit's style: ``part`` and
+``annotation_id`` are empty, ``style`` lists every style of the outfit (K-Fashion's 스타일 first,
+then its 서브스타일) and ``sub_style`` the sub-style alone.
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ class _CropJob:
     background: str
     by_category: bool
     pad: float
+    level: str = "garment"
+    region: str = "photo"
 
 
 def crop_image(image: dict[str, Any], anns: list[dict[str, Any]], cat_names: dict[int, str], job: _CropJob
@@ -120,10 +127,37 @@ def crop_image(image: dict[str, Any], anns: list[dict[str, Any]], cat_names: dic
     return rows, problems
 
 
+def photo_styles(anns: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """The outfit's styles, as K-Fashion copies them onto each garment: ``style`` = main style
+    then sub-style (both, for a multi-label head), ``sub_style`` = the sub-style."""
+    for ann in anns:
+        attrs = ann.get("attributes") or {}
+        main, sub = attrs.get("style"), attrs.get("sub_style")
+        if main or sub:
+            styles = [v for v in (main, sub) if v]
+            return {"style": list(dict.fromkeys(styles)), "sub_style": [sub] if sub else []}
+    return {}
+
+
+def crop_photo(image: dict[str, Any], anns: list[dict[str, Any]], cat_names: dict[int, str], job: _CropJob) -> Crops:
+    """The photo-level crop of one photo (whole, or its person region) with the outfit's styles."""
+    src = os.path.join(job.images_dir, image["file_name"])
+    try:
+        photo = load_rgb(src)
+    except ImageReadError as exc:
+        return [], [(src, "image_undecodable", str(exc), "photo skipped")]
+    boxes = [[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns if len(a.get("bbox") or []) == 4)]
+    crop = masks.photo_region(photo, boxes, job.region, size=job.size)
+    rel = f"photos/{_safe(Path(image['file_name']).stem)}_{image['id']}.jpg"
+    save_rgb(os.path.join(job.out_dir, rel), crop)
+    return [manifest_row(rel, image["file_name"], image["id"], "", "", photo_styles(anns))], []
+
+
 def _crop_chunk(items: list[tuple[dict[str, Any], list[dict[str, Any]]]],
                 context: tuple[_CropJob, dict[int, str]]) -> list[Crops]:
     job, cat_names = context
-    return [crop_image(image, anns, cat_names, job) for image, anns in items]
+    cut = crop_photo if job.level == "photo" else crop_image
+    return [cut(image, anns, cat_names, job) for image, anns in items]
 
 
 def _crop_failed(item: tuple[dict[str, Any], list[dict[str, Any]]], exc: Exception,
@@ -144,6 +178,8 @@ def crop_dataset(
     by_category: bool = False,
     workers: int = 1,
     pad: float = 0.0,
+    level: str = "garment",
+    region: str = "photo",
     on_progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Cut every garment of a COCO dataset by its mask into ``out_dir`` and write ``manifest.csv``.
@@ -151,13 +187,19 @@ def crop_dataset(
     Crops are letterboxed to ``size``x``size`` (None keeps the crop's size) with pixels outside
     the mask set by ``background`` (``white``, ``black`` or ``keep``). ``by_category`` puts crops
     in one folder per category (the part when the category is unknown) instead of ``crops/``.
+    ``level="photo"``: one crop per photo (``region``: ``photo`` whole, or ``person``: the box
+    around its garments) with the outfit's styles, in ``photos/``.
     """
     if background not in ("white", "black", "keep"):
         raise ValueError(f"unknown background {background!r}: use white, black or keep")
+    if level not in ("garment", "photo"):
+        raise ValueError(f"unknown level {level!r}: use garment or photo")
+    if region not in masks.REGIONS:
+        raise ValueError(f"unknown region {region!r}: use photo or person")
     data = load_coco(coco)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    job = _CropJob(str(images_dir), str(out), size, background, by_category, pad)
+    job = _CropJob(str(images_dir), str(out), size, background, by_category, pad, level, region)
     cat_names = category_names(data)
     by_image = annotations_by_image(data)
     items = [(img, by_image.get(img["id"], [])) for img in data.get("images", [])]
@@ -180,4 +222,6 @@ def crop_dataset(
         writer.writerows(rows)
     report.counts["crops"] = len(rows)
     report.counts["annotations"] = sum(len(a) for _, a in items)
+    if level == "photo":
+        report.counts["photos_with_style"] = sum(1 for r in rows if r["style"])
     return report

@@ -183,7 +183,7 @@ def tag_batch(tagger: Tagger, batch: list[DecodedImage], root: Path,
         if isinstance(t, Exception):
             results.append(TagResult(rel, w, h, error=printable(f"model failed: {type(t).__name__}: {t}")))
             continue
-        result = TagResult(rel, w, h, t.garments)
+        result = TagResult(rel, w, h, t.garments, style=t.style)
         try:
             write_extras(t, item.image, rel, overlays, crops)
         except OSError as exc:
@@ -193,15 +193,15 @@ def tag_batch(tagger: Tagger, batch: list[DecodedImage], root: Path,
 
 
 def tag(images: str | Path, detector: str | Path, out_jsonl: str | Path,
-        classifier: str | Path | None = None, *, device: str = "auto", amp: bool = True,
+        classifier: str | Path | None = None, *, style: str | Path | None = None, device: str = "auto", amp: bool = True,
         score_threshold: float | None = None, top_k: int = 3, tta: bool = False,
         csv_path: str | Path | None = None, overlays_dir: str | Path | None = None,
         crops_dir: str | Path | None = None, batch_size: int = 4, workers: int = 2, lang: str = "en",
         resume: bool = False, on_progress: ProgressCallback | None = None,
         on_image: Callable[[TagResult], None] | None = None) -> TagSummary:
-    """One-call tagging from checkpoint files: ``garmentparse.tag("photos/", "det.pt", "out.jsonl")``;
-    the options are :meth:`Tagger.from_checkpoints`' and :func:`tag_folder`'s."""
-    tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp,
+    """One-call tagging from checkpoint files: ``garmentparse.tag("photos/", "det.pt", "out.jsonl")``
+    (``style``: a photo-level style classifier); the options are :meth:`Tagger.from_checkpoints`' and :func:`tag_folder`'s."""
+    tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp, style=style,
                                      score_threshold=score_threshold, top_k=top_k, tta=tta)
     return tag_folder(images, tagger, out_jsonl, csv_path=csv_path, overlays_dir=overlays_dir,
                       crops_dir=crops_dir, batch_size=batch_size, workers=workers, lang=lang,

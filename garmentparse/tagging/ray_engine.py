@@ -52,6 +52,7 @@ class CheckpointLoader:
 
     detector: str
     classifier: str | None = None
+    style: str | None = None
     device: str = "auto"
     amp: bool = True
     score_threshold: float | None = None
@@ -60,7 +61,8 @@ class CheckpointLoader:
 
     def load(self, device: str | None = None) -> Tagger:
         return Tagger.from_checkpoints(self.detector, self.classifier, device=device or self.device, amp=self.amp,
-                                       score_threshold=self.score_threshold, top_k=self.top_k, tta=self.tta)
+                                       style=self.style, score_threshold=self.score_threshold, top_k=self.top_k,
+                                       tta=self.tta)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from garmentparse import __version__
+from garmentparse.checkpoint import file_sha256  # noqa: F401 - re-exported (garmentparse.tagging.file_sha256)
 
 
 class ResumeError(ValueError):
     """``resume=True`` cannot go on safely: other settings than the output was made with, or
     an output file broken in its middle."""
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run_record_path(out_jsonl: Path) -> Path:

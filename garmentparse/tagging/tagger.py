@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from garmentparse.masks import masked_crop
-from garmentparse.structures import AttributeClassifier, Garment, Segmenter
-from garmentparse.tagging.record import file_sha256
+from garmentparse.checkpoint import file_sha256
+from garmentparse.masks import masked_crop, photo_region
+from garmentparse.structures import AttributeClassifier, AttributePrediction, Garment, Segmenter
 
 
 @dataclass
@@ -19,6 +19,7 @@ class TaggedImage:
 
     garments: list[Garment]
     crops: list[np.ndarray]
+    style: dict[str, AttributePrediction] | None = None  # with a style model
 
 
 class Tagger:
@@ -27,14 +28,18 @@ class Tagger:
     Any :class:`~garmentparse.structures.Segmenter` and
     :class:`~garmentparse.structures.AttributeClassifier` plug in (ours, from
     :meth:`from_checkpoints`, or a third party's). ``score_threshold=None`` keeps the
-    segmenter's own ``score_threshold``.
+    segmenter's own ``score_threshold``. A ``style`` classifier (photo-level, e.g.
+    ``configs/classification/style.yaml``) labels each whole photo, or the box around its
+    garments when it was trained on ``crop_region: person``.
     """
 
     def __init__(self, segmenter: Segmenter, classifier: AttributeClassifier | None = None, *,
                  score_threshold: float | None = None, top_k: int = 3, tta: bool = False,
-                 crop_size: int = 400, crop_background: str = "white") -> None:
+                 crop_size: int = 400, crop_background: str = "white",
+                 style: AttributeClassifier | None = None) -> None:
         self.segmenter = segmenter
         self.classifier = classifier
+        self.style = style
         self.score_threshold = score_threshold
         self.top_k = top_k
         self.tta = tta
@@ -45,25 +50,29 @@ class Tagger:
 
     @classmethod
     def from_checkpoints(cls, detector: str | Path, classifier: str | Path | None = None, *,
-                         device: str = "auto", amp: bool = True, **kwargs: Any) -> Tagger:
-        """Load both models from their single-file checkpoints."""
+                         device: str = "auto", amp: bool = True, style: str | Path | None = None,
+                         **kwargs: Any) -> Tagger:
+        """Load the models from their single-file checkpoints."""
         from garmentparse.parsing.api import load_segmenter
 
         segmenter = load_segmenter(detector, device=device, amp=amp)
-        clf = None
-        if classifier is not None:  # imported only when asked for: a detector-only run skips it
+        clf = style_clf = None
+        if classifier is not None or style is not None:  # imported only when asked for
             from garmentparse.classifiers.predict import load_classifier
 
-            clf = load_classifier(classifier, device=device, amp=amp)
-        tagger = cls(segmenter, clf, **kwargs)
+            clf = load_classifier(classifier, device=device, amp=amp) if classifier is not None else None
+            style_clf = load_classifier(style, device=device, amp=amp) if style is not None else None
+        tagger = cls(segmenter, clf, style=style_clf, **kwargs)
         tagger.model_files = {name: {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
-                              for name, path in (("detector", detector), ("classifier", classifier)) if path}
+                              for name, path in (("detector", detector), ("classifier", classifier),
+                                                 ("style", style)) if path}
         return tagger
 
     def settings(self, lang: str = "en") -> dict[str, Any]:
         """Everything that decides what the output says: models (by sha256), thresholds, language."""
         threshold = self.segmenter.score_threshold if self.score_threshold is None else self.score_threshold
-        return {"models": {name: f["sha256"] for name, f in self.model_files.items()},
+        style = {"style_heads": list(self.style.heads)} if self.style is not None else {}
+        return {**style, "models": {name: f["sha256"] for name, f in self.model_files.items()},
                 "classes": list(self.segmenter.class_names),
                 "heads": self.heads, "score_threshold": threshold, "top_k": self.top_k, "tta": self.tta,
                 "crop_size": self.crop_size, "crop_background": self.crop_background, "lang": lang}
@@ -98,4 +107,10 @@ class Tagger:
             predictions = self.classifier.predict(all_crops, parts=all_parts, top_k=self.top_k, tta=self.tta)
             for garment, attrs in zip(owners, predictions):
                 garment.attributes = attrs
+        if self.style is not None and tagged:
+            region = getattr(self.style, "crop_region", "photo")
+            views = [photo_region(image, [g.box for g in t.garments], "person" if region == "person" else "photo",
+                                  size=self.style.crop_size) for image, t in zip(images, tagged)]
+            for t, style in zip(tagged, self.style.predict(views, top_k=self.top_k, tta=self.tta)):
+                t.style = style
         return tagged

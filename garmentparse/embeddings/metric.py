@@ -1,0 +1,150 @@
+"""``train embedder``: a 512-d metric-learning projection trained on the labels of a crop
+manifest, on top of a frozen base (``lite0`` or a trained classifier).
+
+The base network embeds every crop (and its mirror image) once; a linear projection is then
+trained with the multi-similarity loss and miner of ``pytorch-metric-learning`` on class-balanced
+batches (``MPerClassSampler``), so garments of one label end up close together. The checkpoint
+(kind ``embedder``) keeps the base too (its weights when it is a classifier), so it is one file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from garmentparse.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from garmentparse.embeddings.encoders import EMBEDDER_KIND, LITE0, Encoder, load_encoder, projection
+from garmentparse.engine.images import iter_decoded
+from garmentparse.engine.seeding import seed_everything
+from garmentparse.progress import ProgressCallback, report_progress
+from garmentparse.report import Report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbedderResult:
+    model_path: Path
+    crops: int  # training crops (with every label asked for)
+    classes: int
+    epochs: int
+    seconds: float
+    final_loss: float
+
+
+def _base_record(base: str | Path, encoder: Encoder) -> dict:
+    """What the embedder keeps of its base: the name for lite0, the whole checkpoint otherwise."""
+    record = {"kind": encoder.identity.kind, "path": encoder.identity.path, "sha256": encoder.identity.sha256}
+    if encoder.identity.kind == "classifier":
+        ckpt = load_checkpoint(base, expect_kind="classifier")
+        record["checkpoint"] = {"config": ckpt.config, "vocabulary": ckpt.vocabulary, "state_dict": ckpt.state_dict,
+                                "extra": {k: v for k, v in ckpt.extra.items() if k == "untrained_heads"}}
+    elif encoder.identity.kind != LITE0:
+        raise ValueError(f"{base}: an embedder's base must be 'lite0' or a classifier checkpoint")
+    return record
+
+
+def base_features(encoder: Encoder, paths: Sequence[Path], report: Report, *, flip: bool = True,
+                  batch_size: int = 64, workers: int = 0,
+                  on_progress: ProgressCallback | None = None) -> tuple[np.ndarray, list[int]]:
+    """Base vectors of the crops (then of their mirror images, when ``flip``) and the positions
+    of the crops that could be read."""
+    features, kept = [], []
+    for batch in iter_decoded(list(paths), batch_size, workers):
+        images = []
+        for item in batch:
+            if item.image is None:
+                report.add(item.path, "crop_unreadable", item.error or "")
+                continue
+            images.append(item.image)
+            kept.append(item.index)
+        if images:
+            features.append(encoder.encode(images, batch_size))
+            if flip:
+                features.append(encoder.encode([np.ascontiguousarray(im[:, ::-1]) for im in images], batch_size))
+        report_progress(on_progress, len(kept), len(paths), "embedding crops")
+    if not kept:
+        return np.zeros((0, encoder.dim), np.float32), kept
+    # batches hold [crops, mirrored crops]; reorder to all crops, then all mirror images
+    chunks = [features[i::2] for i in range(2)] if flip else [features]
+    return np.concatenate([np.concatenate(c) for c in chunks]), kept
+
+
+def train_embedder(manifest: str | Path, out_dir: str | Path, *, base: str | Path = LITE0,
+                   labels: Sequence[str] = ("category",), dim: int = 512, epochs: int = 40,
+                   batch_size: int = 128, lr: float = 1e-3, per_class: int = 4, flip: bool = True,
+                   seed: int = 0, device: str = "auto", workers: int = 0,
+                   on_progress: ProgressCallback | None = None) -> EmbedderResult:
+    """Train a projection so that crops sharing ``labels`` (joined: category and colour, say)
+    embed close together; writes ``out_dir/model.pt`` (kind ``embedder``) and ``report.json``."""
+    from pytorch_metric_learning import losses, miners, samplers
+
+    from garmentparse.classifiers.data import read_manifest
+
+    seed_everything(seed)
+    start = time.perf_counter()
+    report = Report("train embedder")
+    records = read_manifest(manifest, report, attributes=labels)
+    records = [r for r in records if all(r.labels.get(name) for name in labels)]
+    joint = ["|".join(r.labels[name][0] for name in labels) for r in records]
+    counts = Counter(joint)
+    keep = [i for i, j in enumerate(joint) if counts[j] >= 2]  # a class of one has no positive pair
+    if len(keep) < 2 or len({joint[i] for i in keep}) < 2:
+        raise ValueError(f"{manifest}: too few labelled crops to train on ({len(keep)} crops with a {'+'.join(labels)} "
+                         "label shared by at least two crops, in at least two classes)")
+    encoder = load_encoder(base, device=device)
+    features, kept = base_features(encoder, [records[i].path for i in keep], report, flip=flip,
+                                   batch_size=64, workers=workers, on_progress=on_progress)
+    names = [joint[keep[i]] for i in kept]
+    classes = sorted(set(names))
+    targets = np.array([classes.index(n) for n in names] * (2 if flip else 1))
+    dev = encoder.device
+    head = projection(encoder.dim, dim).to(dev)
+    x = torch.from_numpy(features).to(dev)
+    y = torch.from_numpy(targets).to(dev)
+    batch = max(per_class * 2, min(batch_size, per_class * len(classes)) // per_class * per_class)
+    sampler = samplers.MPerClassSampler(targets, m=per_class, batch_size=batch, length_before_new_iter=len(targets))
+    loss_fn, miner = losses.MultiSimilarityLoss(), miners.MultiSimilarityMiner(epsilon=0.1)
+    optimiser = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
+    last = 0.0
+    for epoch in range(epochs):
+        order = torch.as_tensor(list(iter(sampler)), device=dev)
+        total, steps = 0.0, 0
+        for s in range(0, len(order) - batch + 1, batch):
+            idx = order[s:s + batch]
+            emb = F.normalize(head(x[idx]), dim=1)
+            loss = loss_fn(emb, y[idx], miner(emb, y[idx]))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total, steps = total + float(loss.detach()), steps + 1
+        schedule.step()
+        last = total / max(1, steps)
+        log.info("embedder epoch %d/%d: loss %.4f", epoch + 1, epochs, last)
+        report_progress(on_progress, epoch + 1, epochs, "training projection")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {"dim": dim, "labels": list(labels), "epochs": epochs, "batch_size": batch, "per_class": per_class,
+              "lr": lr, "flip": flip, "seed": seed, "loss": "multi_similarity", "base": encoder.identity.kind}
+    ckpt = Checkpoint(EMBEDDER_KIND, config, {"classes": classes},
+                      {k: v.detach().cpu() for k, v in head.state_dict().items()},
+                      {"base": _base_record(base, encoder), "train_crops": len(kept), "final_loss": last})
+    save_checkpoint(ckpt, out / "model.pt")
+    seconds = time.perf_counter() - start
+    summary = {"config": config, "crops": len(kept), "classes": dict(Counter(names)), "final_loss": last,
+               "seconds": round(seconds, 1), "report": report.to_dict()}
+    (out / "report.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
+    return EmbedderResult(out / "model.pt", len(kept), len(classes), epochs, seconds, last)
+
+
+__all__ = ["EmbedderResult", "base_features", "train_embedder"]
