@@ -169,10 +169,16 @@ def main() -> None:
     parser.add_argument("--embed-crops", type=int, default=256)
     parser.add_argument("--checkpoint", help="also time this classifier / embedder checkpoint")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="faiss (OpenMP) and torch threads (default: theirs)")
     parser.add_argument("--skip-embed", action="store_true")
     parser.add_argument("--json", type=Path, help="write every row here")
     args = parser.parse_args()
     import faiss
+    import torch
+
+    if args.threads:
+        faiss.omp_set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
 
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)

@@ -29,6 +29,8 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
                                      help="Where uploaded photos are kept (by content hash)."),
         score_threshold: Optional[float] = typer.Option(None, "--score-threshold", min=0.0, max=1.0,
                                                         help="Detector threshold for uploads (default: its config's)."),
+        embeddings: Optional[Path] = typer.Option(None, "--embeddings", file_okay=False,
+                                                  help="Embedding folder of the catalogue's tag output (garmentparse embed): garment pages show similar garments."),
     ) -> None:
         """Serve the review app: browse, review queue, register products, dashboard, export.
 
@@ -45,7 +47,8 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
                 console.print("[yellow]note:[/yellow] no users yet: add one with "
                               "`garmentparse users add NAME --role admin`", highlight=False)
         app = create_app(_where(db), detector=detector, classifier=classifier, upload_dir=uploads,
-                         secret=os.environ.get("GARMENTPARSE_SECRET") or None, score_threshold=score_threshold)
+                         secret=os.environ.get("GARMENTPARSE_SECRET") or None, score_threshold=score_threshold,
+                         embeddings=embeddings)
         if host not in ("127.0.0.1", "localhost", "::1"):
             console.print(f"[yellow]note:[/yellow] listening on {escape(host)}: reachable from other machines; "
                           "cookies are not marked Secure, put it behind HTTPS.", highlight=False)

@@ -125,12 +125,15 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int,
     return best_s, best_i
 
 
-def recall_at_10(index: faiss.Index, vectors: np.ndarray, sample: np.ndarray) -> float:
+def recall_at_10(index: faiss.Index, vectors: np.ndarray, sample: np.ndarray,
+                 exact: np.ndarray | None = None) -> float:
     """Share of the exact 10 nearest neighbours (the query itself left out) that ``index``
-    returns, for the collection's own vectors ``sample`` as queries."""
+    returns, for the collection's own vectors ``sample`` as queries (``exact``: their exact top
+    11 ids, when already known)."""
     queries = _as_float32(vectors[sample])
-    _, exact = exact_top_k(vectors, queries, 11)
-    _, found = index.search(queries, 11)
+    if exact is None:
+        _, exact = exact_top_k(vectors, queries, 11)
+    _, found = search(index, queries, 11)
     hits = 0
     for q, truth, got in zip(sample, exact, found):
         truth_10 = {t for t in truth if t != q and t >= 0}
@@ -147,9 +150,10 @@ def _tune(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, seed: int) -
     field, values = ("nprobe", NPROBES) if spec.kind == "ivf" else ("ef_search", EF_SEARCHES)
     if spec.kind == "ivf":
         values = tuple(v for v in values if v <= spec.nlist) or (spec.nlist,)
+    _, exact = exact_top_k(vectors, vectors[sample], 11)
     for value in values:
         setattr(spec, field, value)
-        spec.recall_at_10 = recall_at_10(configure(index, spec), vectors, sample)
+        spec.recall_at_10 = recall_at_10(configure(index, spec), vectors, sample, exact)
         log.info("index %s: %s %d -> recall@10 %.3f", spec.kind, field, value, spec.recall_at_10)
         if spec.recall_at_10 >= spec.target_recall:
             break

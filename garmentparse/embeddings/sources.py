@@ -28,7 +28,7 @@ from garmentparse.checkpoint import file_sha256
 from garmentparse.embeddings.encoders import Encoder, load_encoder, model_sha256
 from garmentparse.embeddings.folder import LEVELS, EmbeddingFolder, FolderManifest, Item
 from garmentparse.embeddings.index import IndexSpec, build_index
-from garmentparse.engine.images import iter_decoded
+from garmentparse.engine.images import DecodedImage, iter_decoded
 from garmentparse.imageio import printable
 from garmentparse.progress import ProgressCallback, report_progress
 from garmentparse.report import Report
@@ -78,6 +78,16 @@ class _PhotoHashes:
         return self.known[photo]
 
 
+def readable(paths: list[Path], report: Report, reason: str, batch_size: int,
+             workers: int) -> Iterator[list[DecodedImage]]:
+    """Batches of the decoded images; a file that cannot be read is reported under ``reason``."""
+    for decoded in iter_decoded(paths, batch_size, workers):
+        for item in decoded:
+            if item.image is None:
+                report.add(item.path, reason, item.error or "")
+        yield [item for item in decoded if item.image is not None]
+
+
 def _labels_from_record(labels: dict[str, list[str]]) -> dict[str, list[str]]:
     return {k: v for k, v in labels.items() if v}
 
@@ -93,13 +103,10 @@ def manifest_batches(manifest: Path, images: Path | None, report: Report, batch_
     hashes = _PhotoHashes(images)
 
     def batches() -> Iterator[Batch]:
-        for decoded in iter_decoded([r.path for r in records], batch_size, workers):
+        for decoded in readable([r.path for r in records], report, "crop_unreadable", batch_size, workers):
             batch: Batch = []
             for item in decoded:
                 r = records[item.index]
-                if item.image is None:
-                    report.add(r.path, "crop_unreadable", item.error or "")
-                    continue
                 key = f"{r.source_image}#{r.annotation_id}" if r.annotation_id else (r.source_image or r.path.name)
                 batch.append((Item(key, r.source_image, hashes(r.source_image), str(r.path.resolve()), None,
                                    r.part or "", "true", _labels_from_record(r.labels)), item.image))
@@ -157,13 +164,11 @@ def tag_batches(jsonl: Path, images: Path, level: str, encoder: Encoder, report:
         lines = [line for line in lines if line.get("garments")]
 
     def batches() -> Iterator[Batch]:
-        for decoded in iter_decoded([images / line["path"] for line in lines], batch_size, workers):
+        for decoded in readable([images / line["path"] for line in lines], report, "image_unreadable", batch_size,
+                                workers):
             batch: Batch = []
             for item in decoded:
                 line = lines[item.index]
-                if item.image is None:
-                    report.add(item.path, "image_unreadable", item.error or "")
-                    continue
                 sha = file_sha256(item.path)
                 if level == "photo":
                     style = _predicted_labels(line.get("style") or {})

@@ -24,12 +24,15 @@ SESSION_HOURS = 12
 
 def create_app(store_url: str, *, detector: str | Path | None = None, classifier: str | Path | None = None,
                secret: str | None = None, upload_dir: str | Path = "garmentparse-uploads",
-               score_threshold: float | None = None, store: Store | None = None) -> FastAPI:
+               score_threshold: float | None = None, store: Store | None = None,
+               embeddings: str | Path | None = None) -> FastAPI:
     """The app for the catalogue at ``store_url`` (migrated: ``garmentparse db upgrade``).
 
     With ``detector`` (and ``classifier``) the models are loaded on the CPU for product
     registration; without them that page says so. ``secret`` signs session cookies (random per
-    process when not given: sessions end with the server). Uploads are kept in ``upload_dir``."""
+    process when not given: sessions end with the server). Uploads are kept in ``upload_dir``.
+    ``embeddings``: an embedding folder of the catalogue's tag output; garment pages then show
+    their similar garments."""
     app = FastAPI(title="garmentparse review", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(check_csrf)])
     app.state.store = store or Store.open(store_url)
@@ -40,6 +43,11 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
         from garmentparse.web.tagging_service import TaggingService
 
         app.state.tagging = TaggingService(detector, classifier, score_threshold=score_threshold)
+    app.state.similar = None
+    if embeddings is not None:
+        from garmentparse.web.similar import SimilarGarments
+
+        app.state.similar = SimilarGarments(embeddings, app.state.store)
 
     app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_hex(32), session_cookie="gp_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=False)

@@ -70,6 +70,7 @@ TEXT: dict[str, tuple[str, str]] = {  # key -> (English, Korean)
     "photo": ("Photo", "사진"),
     "crop": ("Crop", "잘라낸 이미지"),
     "garment": ("Garment", "의류"),
+    "similar": ("Similar garments", "비슷한 의류"),
     "photos": ("Photos", "사진"),
     "garments": ("Garments", "의류"),
     "runs": ("Tag runs", "태깅 실행"),

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from garmentparse import masks
 from garmentparse.converters import convert_kfashion
 from tests.conftest import invoke
+from tests.store.conftest import tag_lines
 
 
 @pytest.fixture(scope="session")
@@ -30,25 +30,11 @@ def crops_emb(tmp_path_factory, ccp_crops, classifier_model, ccp_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def truth_jsonl(tmp_path_factory, ccp_dir) -> Path:
-    """A `tag`-format JSON Lines file of the 24 CCP photos: each labelled garment with its mask
-    (COCO RLE), box, part and labels as predictions, plus one line that failed."""
+    """A `tag`-format JSON Lines file of the 24 CCP photos (each labelled garment with its true
+    mask, box, part and labels as predictions; tests/store's ``tag_lines``) plus a failed line."""
     coco, _ = convert_kfashion(ccp_dir / "labels", ccp_dir / "images")
-    by_image: dict[int, list[dict]] = {}
-    for ann in coco["annotations"]:
-        by_image.setdefault(ann["image_id"], []).append(ann)
-    lines = []
-    for image in coco["images"]:
-        h, w = image["height"], image["width"]
-        garments = []
-        for ann in by_image.get(image["id"], []):
-            x, y, bw, bh = ann["bbox"]
-            attrs = {name: {"label": value if isinstance(value, str) else value[0], "probability": 0.9,
-                            "top_k": [], **({"labels": value} if isinstance(value, list) else {})}
-                     for name, value in ann["attributes"].items() if name in ("category", "colour", "print")}
-            garments.append({"part": ann["part"], "score": 0.9, "box": [x, y, x + bw, y + bh],
-                             "mask": masks.segmentation_to_rle(ann["segmentation"], h, w), "attributes": attrs})
-        lines.append({"path": image["file_name"], "width": w, "height": h, "garments": garments, "error": None})
-    lines.append({"path": "gone.jpg", "width": None, "height": None, "garments": [], "error": "cannot read image"})
+    lines = [*tag_lines(coco), {"path": "gone.jpg", "width": None, "height": None, "garments": [],
+                                "error": "cannot read image"}]
     out = tmp_path_factory.mktemp("truth") / "tags.jsonl"
     out.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return out

@@ -106,7 +106,8 @@ def garment_page(request: Request, garment_id: int, user: UserInfo = Depends(cur
         detail = request.app.state.store.garment(garment_id)
     except NotFound:
         raise HTTPException(404, f"No garment {garment_id}.") from None
-    return render(request, "garment.html", user=user, g=detail, mode="page", queue_args={})
+    similar = request.app.state.similar.of(detail.garment) if getattr(request.app.state, "similar", None) else []
+    return render(request, "garment.html", user=user, g=detail, mode="page", queue_args={}, similar=similar)
 
 
 def photo_roots(request: Request) -> list[Path]:
