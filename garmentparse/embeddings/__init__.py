@@ -17,21 +17,31 @@ from __future__ import annotations
 
 from garmentparse.lazy import lazy_exports
 
-__getattr__ = lazy_exports(__name__, {
-    "garmentparse.embeddings.clusters": ("ClusterSummary", "assign_folder", "cluster_folder"),
-    "garmentparse.embeddings.encoders": ("Encoder", "ModelIdentity", "load_encoder"),
-    "garmentparse.embeddings.evaluate": ("RetrievalResult", "evaluate_retrieval"),
-    "garmentparse.embeddings.folder": ("EmbeddingFolder", "Item", "ModelMismatchError"),
-    "garmentparse.embeddings.index": ("IndexSpec", "build_index"),
-    "garmentparse.embeddings.metric": ("EmbedderResult", "train_embedder"),
-    "garmentparse.embeddings.projection": ("MapSummary", "make_map"),
-    "garmentparse.embeddings.search": ("Neighbour", "QueryResult", "SimilarityIndex"),
-    "garmentparse.embeddings.sources": ("EmbedSummary", "embed"),
-})
+_EXPORTS: dict[str, str] = {
+    "ClusterSummary": "garmentparse.embeddings.clusters",
+    "assign_folder": "garmentparse.embeddings.clusters",
+    "cluster_folder": "garmentparse.embeddings.clusters",
+    "Encoder": "garmentparse.embeddings.encoders",
+    "ModelIdentity": "garmentparse.embeddings.encoders",
+    "load_encoder": "garmentparse.embeddings.encoders",
+    "RetrievalResult": "garmentparse.embeddings.evaluate",
+    "evaluate_retrieval": "garmentparse.embeddings.evaluate",
+    "EmbeddingFolder": "garmentparse.embeddings.folder",
+    "Item": "garmentparse.embeddings.folder",
+    "ModelMismatchError": "garmentparse.embeddings.folder",
+    "IndexSpec": "garmentparse.embeddings.index",
+    "build_index": "garmentparse.embeddings.index",
+    "EmbedderResult": "garmentparse.embeddings.metric",
+    "train_embedder": "garmentparse.embeddings.metric",
+    "MapSummary": "garmentparse.embeddings.projection",
+    "make_map": "garmentparse.embeddings.projection",
+    "Neighbour": "garmentparse.embeddings.search",
+    "QueryResult": "garmentparse.embeddings.search",
+    "SimilarityIndex": "garmentparse.embeddings.search",
+    "EmbedSummary": "garmentparse.embeddings.sources",
+    "embed": "garmentparse.embeddings.sources",
+}
 
-__all__ = [
-    "ClusterSummary", "EmbedSummary", "EmbedderResult", "EmbeddingFolder", "Encoder", "IndexSpec", "Item", "MapSummary",
-    "ModelIdentity", "ModelMismatchError", "Neighbour", "QueryResult", "RetrievalResult", "SimilarityIndex",
-    "assign_folder", "build_index", "cluster_folder", "embed", "evaluate_retrieval", "load_encoder", "make_map",
-    "train_embedder",
-]
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
