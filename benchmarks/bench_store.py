@@ -3,9 +3,9 @@
 Writes a synthetic ``tag`` output in the real schema (4 garments per photo, real COCO RLE masks,
 4 attribute heads with top-3, a run record), then per database:
 
-- ingest rate: garments/s of ``Store.ingest`` (the whole file, batches of 2 000 garments, one
-  transaction each), wall clock and per CPU-second of this process; ``--repeat N`` ingests into N
-  empty databases and reports the medians (and every run, with the load average after it);
+- ingest rate: garments/s of ``Store.ingest`` (the whole file, ``--batch-size`` garments per
+  transaction, default 2 000), wall clock and per CPU-second of this process; ``--repeat N``
+  ingests into N empty databases and reports the medians (and every run, with the load average);
 - query latency, median and p95 over ``--queries`` pages of 60: the gallery (newest first; half
   filtered by part, half by an accepted label) and the review queue (lowest confidence first),
   each page fetched with the cursor of a page at a random depth (keyset: no OFFSET);
@@ -16,7 +16,7 @@ PostgreSQL runs in a throwaway cluster on a Unix socket (as the ``postgres`` use
 is skipped with a message where it is not installed. Targets: ingest >= 5 000 garments/s on
 SQLite; p95 page <= 150 ms. Usage::
 
-    python benchmarks/bench_store.py --garments 100000 [--repeat 3]
+    python benchmarks/bench_store.py --garments 100000 [--repeat 3] [--batch-size 2000]
 """
 
 from __future__ import annotations
@@ -70,20 +70,20 @@ def write_jsonl(path: Path, garments: int, per_photo: int = 4, seed: int = 0) ->
     Path(f"{path}.run.json").write_text(json.dumps({"settings": settings, "runs": []}), encoding="utf-8")
 
 
-def ingest_once(url: str, jsonl: Path, garments: int) -> tuple[float, float, float]:
+def ingest_once(url: str, jsonl: Path, garments: int, batch_size: int) -> tuple[float, float, float]:
     """One ingest into the empty database at ``url``: wall seconds, this process's CPU seconds
     (the database server's, for PostgreSQL, not included) and the 1-minute load average."""
     with Store.upgrade(url) as store:
         t, cpu = time.perf_counter(), time.process_time()
-        rep = store.ingest(jsonl, batch_size=2000)
+        rep = store.ingest(jsonl, batch_size=batch_size)
         wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     assert rep.counts["garments"] == garments and not rep.problems, rep.counts
     return wall, cpu, os.getloadavg()[0]
 
 
-def measure(urls: list[str], jsonl: Path, garments: int, queries: int) -> dict:
+def measure(urls: list[str], jsonl: Path, garments: int, queries: int, batch_size: int) -> dict:
     """Ingest into each (empty) database of ``urls`` (medians over them), then query the first."""
-    runs = [ingest_once(url, jsonl, garments) for url in urls]
+    runs = [ingest_once(url, jsonl, garments, batch_size) for url in urls]
     wall, cpu = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
     out = {"ingest_garments_per_s": round(garments / wall), "ingest_s": round(wall, 1),
            "ingest_garments_per_cpu_s": round(garments / cpu),
@@ -190,6 +190,7 @@ def main() -> None:
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--repeat", type=int, default=1,
                     help="ingest into this many empty databases per kind and report the medians (noisy machine: 3)")
+    ap.add_argument("--batch-size", type=int, default=2000, help="garments per ingest transaction")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         jsonl = Path(tmp) / "tags.jsonl"
@@ -198,7 +199,7 @@ def main() -> None:
         print(f"synthetic tag output: {args.garments} garments, {jsonl.stat().st_size / 1e6:.0f} MB "
               f"({time.perf_counter() - t:.0f} s to write)")
         urls = [f"sqlite:///{tmp}/catalogue{i}.db" for i in range(args.repeat)]
-        results = {"sqlite": measure(urls, jsonl, args.garments, args.queries)}
+        results = {"sqlite": measure(urls, jsonl, args.garments, args.queries, args.batch_size)}
         results["sqlite"].update(measure_http(urls[0], args.queries))
         print("sqlite", json.dumps(results["sqlite"]))
         if not args.no_postgres:
@@ -209,7 +210,7 @@ def main() -> None:
             else:
                 try:
                     urls = [url] + [create_database(url, f"catalogue{i}") for i in range(1, args.repeat)]
-                    results["postgresql"] = measure(urls, jsonl, args.garments, args.queries)
+                    results["postgresql"] = measure(urls, jsonl, args.garments, args.queries, args.batch_size)
                     results["postgresql"].update(measure_http(url, args.queries))
                     print("postgresql", json.dumps(results["postgresql"]))
                 finally:
