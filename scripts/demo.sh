@@ -14,6 +14,9 @@ OUT=${OUT_DIR:-demo-out}
 rm -rf "$OUT"  # a fresh run each time: the demo's outputs are its own scratch
 mkdir -p "$OUT"
 DEVICE=${DEVICE:-cpu}
+# safety nets: a very busy machine gets shorter schedules instead of a long demo (raise them there)
+DETECTOR_BUDGET_S=${DETECTOR_BUDGET_S:-600}
+CLASSIFIER_BUDGET_S=${CLASSIFIER_BUDGET_S:-300}
 
 echo "== 1/6 convert: real K-Fashion labels (examples/kfashion)" >&2
 garmentparse convert kfashion examples/kfashion --images examples/kfashion \
@@ -24,11 +27,13 @@ garmentparse convert kfashion examples/ccp/labels --images examples/ccp/images \
 garmentparse stats "$OUT/ccp-coco.json"
 echo "== 3/6 fine-tune the demo detector (ImageNet Lite0-FPN Mask R-CNN, 120 iterations on CPU)" >&2
 garmentparse train detector --config configs/detection/demo.yaml --train "$OUT/ccp-coco.json" \
-  --images examples/ccp/images --out "$OUT/detector" --device "$DEVICE"
+  --images examples/ccp/images --out "$OUT/detector" --device "$DEVICE" \
+  --set "train.time_budget_s=$DETECTOR_BUDGET_S"
 echo "== 4/6 crop garments and fine-tune the demo classifier (ImageNet Lite0, 8 epochs)" >&2
 garmentparse crop "$OUT/ccp-coco.json" --images examples/ccp/images --out "$OUT/crops" --size 160
 garmentparse train classifier --config configs/classification/demo.yaml \
-  --manifest "$OUT/crops/manifest.csv" --out "$OUT/classifier" --device "$DEVICE"
+  --manifest "$OUT/crops/manifest.csv" --out "$OUT/classifier" --device "$DEVICE" \
+  --set "train.time_budget_s=$CLASSIFIER_BUDGET_S"
 echo "== 5/6 tag the photos" >&2
 garmentparse tag examples/ccp/images --detector "$OUT/detector/model.pt" \
   --classifier "$OUT/classifier/model.pt" --out "$OUT/tags.jsonl" --csv "$OUT/tags.csv" \

@@ -8,10 +8,11 @@ Public API::
     seg = load_segmenter(result.model_path, device="auto", amp=True)
     detections = seg.predict([rgb_uint8_array], score_threshold=0.5)
 
-Backends (:data:`BACKENDS`): ``torchvision`` (default) and ``detectron2`` (optional, used only
-where ``import detectron2`` works; untested here). Backbones (:data:`BACKBONES`):
-``resnet50_fpn``, ``resnet50_fpn_v2``, ``resnet101_fpn``, ``resnet18_fpn``,
-``mobilenet_v3_large_fpn``.
+Backends (:data:`BACKENDS`): ``torchvision`` (default) and ``detectron2`` (any detectron2
+config; used where ``import detectron2`` works, tested where the vendored wheel is installed).
+Backbones (:data:`BACKBONES`): ``resnet50_fpn``, ``resnet50_fpn_v2``, ``resnet101_fpn``,
+``resnet18_fpn``, ``mobilenet_v3_large_fpn``, ``lite0_fpn`` (ImageNet weights offline:
+``model.init: lite0``).
 
 Modules import one way: ``registry`` (names only) <- ``backbones``, ``model``, ``segmenter``
 <- ``backends/*`` (each registers itself; imports the segmenter and the train function)
