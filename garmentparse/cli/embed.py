@@ -218,17 +218,21 @@ def eval_embeddings_command(
     queries: Path = typer.Argument(..., help="Embedding folder of the query garments (e.g. held-out photos)."),
     gallery: Path = typer.Option(..., "--gallery", help="Embedding folder searched (e.g. training photos), same model."),
     labels: str = typer.Option("category", "--labels", help="Label(s) a neighbour must share to count, e.g. category,colour."),
+    same: Optional[str] = typer.Option(None, "--same", help="Search only gallery garments sharing these labels with the query (as similar --same), e.g. part."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object keyed by label on stdout."),
 ) -> None:
     """Precision@k and mAP@10 of same-label retrieval, beside the class-prior (random) baseline."""
     from garmentparse.embeddings.evaluate import MAP_K, evaluate_retrieval
     from garmentparse.embeddings.folder import FIELDS
+    from garmentparse.embeddings.search import parse_same
 
     names = [n.strip() for n in labels.split(",") if n.strip()]
     if not names or any(n not in FIELDS for n in names):
         raise typer.BadParameter(f"use part or attributes ({', '.join(FIELDS[1:])})", param_hint="--labels")
-    results = {name: evaluate_retrieval(queries, gallery, label=name) for name in names}
-    table = Table(title=f"eval embeddings: {escape(str(queries))} against {escape(str(gallery))}")
+    fields = parse_same(same)
+    results = {name: evaluate_retrieval(queries, gallery, label=name, same=fields) for name in names}
+    table = Table(title=f"eval embeddings: {escape(str(queries))} against {escape(str(gallery))}"
+                  + (f", same {', '.join(fields)}" if fields else ""))
     for col in ("label", "queries", "gallery", "P@1", "P@5", "P@10", f"mAP@{MAP_K}", "random P@10", f"random mAP@{MAP_K}"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for name, r in results.items():
