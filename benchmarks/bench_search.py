@@ -194,7 +194,7 @@ def main() -> None:
     print("\nsize       index                                                     recall@10   q/s  q/CPU-s  x exact  build s")
     for r in result["search"]:
         print(f"{r['size']:<10} {r['kind']:<57} {r['recall_at_10']:>8.3f} {r['queries_per_s']:>7.0f} "
-              f"{r.get('queries_per_cpu_s', 0):>7.0f} {r.get('speedup_vs_exact', 1.0):>7.1f} {r.get('build_s', '-'):>8}")
+              f"{r.get('queries_per_cpu_s', '-'):>7} {r.get('speedup_vs_exact', 1.0):>7.1f} {r.get('build_s', '-'):>8}")
     for r in result["embed"]:
         print(f"embed {r['model']}: {r['crops_per_s']} crops/s ({r['device']}, {r['threads']} threads, {r['input']} px)")
     if args.json:
