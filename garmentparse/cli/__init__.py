@@ -102,8 +102,8 @@ def _finish(app: typer.Typer) -> None:
 def build_app() -> typer.Typer:
     root = typer.Typer(name="garmentparse", no_args_is_help=True, add_completion=False,
                        help="Segmentation-first garment parsing: convert, train, evaluate, tag.")
-    train = typer.Typer(no_args_is_help=True, help="Train a detector or a classifier.")
-    eval_ = typer.Typer(no_args_is_help=True, help="Evaluate a detector or a classifier.")
+    train = typer.Typer(no_args_is_help=True, help="Train a detector, a classifier or an embedder.")
+    eval_ = typer.Typer(no_args_is_help=True, help="Evaluate a detector, a classifier or embeddings.")
     for name in COMMAND_MODULES:
         importlib.import_module(f"garmentparse.cli.{name}").register(root, train, eval_)
     root.add_typer(train, name="train")

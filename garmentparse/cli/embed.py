@@ -188,11 +188,13 @@ def cluster_command(
 
 
 def train_embedder_command(
-    manifest: Path = typer.Option(..., "--manifest", help="Training crops: manifest.csv with labels (garmentparse crop)."),
     out: Path = typer.Option(..., "--out", help="Run folder: model.pt (kind embedder) and report.json."),
-    base: str = typer.Option("lite0", "--base", help="Frozen base network: 'lite0' or a classifier checkpoint."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="Training crops: manifest.csv with labels (garmentparse crop); --base embeds them."),
+    embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Instead: an embedding folder the base made of labelled crops (its vectors are used as they are: seconds)."),
+    base: str = typer.Option("lite0", "--base", help="Frozen base network for --manifest: 'lite0' or a classifier checkpoint."),
     labels: str = typer.Option("category", "--labels", help="Attribute(s) whose equal values should embed close, e.g. category or category,colour."),
     dim: int = typer.Option(512, "--dim", min=2, help="Embedding width."),
+    head: str = typer.Option("mlp", "--head", help="Projection: mlp (linear, ReLU, linear) or linear."),
     epochs: int = typer.Option(40, "--epochs", min=1, help="Passes over the crops (the projection trains in seconds)."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Also train on mirror images of the crops."),
     seed: int = typer.Option(0, "--seed"),
@@ -206,10 +208,15 @@ def train_embedder_command(
     names = tuple(n.strip() for n in labels.split(",") if n.strip())
     if not names or any(n not in vocab.ATTRIBUTES for n in names):
         raise typer.BadParameter(f"use attributes of {', '.join(vocab.ATTRIBUTES)}", param_hint="--labels")
+    if (manifest is None) == (embeddings is None):
+        raise typer.BadParameter("give exactly one of --manifest or --embeddings", param_hint="--manifest/--embeddings")
+    if head not in ("mlp", "linear"):
+        raise typer.BadParameter("use mlp or linear", param_hint="--head")
     setup_logging()
     with progress_bar("train embedder") as on_progress:
-        result = train_embedder(manifest, out, base=base, labels=names, dim=dim, epochs=epochs, flip=flip,
-                                seed=seed, device=device, workers=workers, on_progress=on_progress)
+        result = train_embedder(manifest or embeddings, out, base=base, labels=names, dim=dim, head=head,
+                                epochs=epochs, flip=flip, seed=seed, device=device, workers=workers,
+                                on_progress=on_progress)
     console.print(f"trained on {result.crops} crops of {result.classes} classes in {result.seconds:.0f}s "
                   f"(final loss {result.final_loss:.4f}); wrote {escape(str(result.model_path))}", highlight=False)
 
@@ -218,17 +225,21 @@ def eval_embeddings_command(
     queries: Path = typer.Argument(..., help="Embedding folder of the query garments (e.g. held-out photos)."),
     gallery: Path = typer.Option(..., "--gallery", help="Embedding folder searched (e.g. training photos), same model."),
     labels: str = typer.Option("category", "--labels", help="Label(s) a neighbour must share to count, e.g. category,colour."),
+    same: Optional[str] = typer.Option(None, "--same", help="Search only gallery garments sharing these labels with the query (as similar --same), e.g. part."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object keyed by label on stdout."),
 ) -> None:
     """Precision@k and mAP@10 of same-label retrieval, beside the class-prior (random) baseline."""
     from garmentparse.embeddings.evaluate import MAP_K, evaluate_retrieval
     from garmentparse.embeddings.folder import FIELDS
+    from garmentparse.embeddings.search import parse_same
 
     names = [n.strip() for n in labels.split(",") if n.strip()]
     if not names or any(n not in FIELDS for n in names):
         raise typer.BadParameter(f"use part or attributes ({', '.join(FIELDS[1:])})", param_hint="--labels")
-    results = {name: evaluate_retrieval(queries, gallery, label=name) for name in names}
-    table = Table(title=f"eval embeddings: {escape(str(queries))} against {escape(str(gallery))}")
+    fields = parse_same(same)
+    results = {name: evaluate_retrieval(queries, gallery, label=name, same=fields) for name in names}
+    table = Table(title=f"eval embeddings: {escape(str(queries))} against {escape(str(gallery))}"
+                  + (f", same {', '.join(fields)}" if fields else ""))
     for col in ("label", "queries", "gallery", "P@1", "P@5", "P@10", f"mAP@{MAP_K}", "random P@10", f"random mAP@{MAP_K}"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for name, r in results.items():

@@ -131,16 +131,24 @@ def base_encoder(base: dict[str, Any], device: torch.device, amp: bool = True) -
     return classifier_encoder(ckpt, base["path"], base["sha256"], device, amp)
 
 
-def projection(in_dim: int, dim: int) -> nn.Module:
-    """The metric-learning head: one linear map to ``dim`` (vectors are normalised after it)."""
-    return nn.Linear(in_dim, dim)
+PROJECTIONS = ("mlp", "linear")
+
+
+def projection(in_dim: int, dim: int, kind: str = "mlp", hidden: int = 1024) -> nn.Module:
+    """The metric-learning head (vectors are normalised after it): ``mlp`` (linear, ReLU,
+    dropout, linear) or ``linear``."""
+    if kind == "linear":
+        return nn.Linear(in_dim, dim)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Dropout(0.2), nn.Linear(hidden, dim))
+    raise ValueError(f"unknown projection {kind!r}: use {' or '.join(PROJECTIONS)}")
 
 
 def embedder_encoder(ckpt: Checkpoint, path: str, sha256: str, device: torch.device,
                      amp: bool = True) -> Encoder:
     """A trained embedder: its base network, L2 normalisation, then the learnt projection."""
     base = base_encoder(ckpt.extra["base"], torch.device("cpu"), amp)
-    head = projection(base.dim, int(ckpt.config["dim"]))
+    head = projection(base.dim, int(ckpt.config["dim"]), ckpt.config.get("head", "linear"))
     head.load_state_dict(ckpt.state_dict)
     network = nn.Sequential(base.network, Normalise(), head)
     identity = ModelIdentity(EMBEDDER_KIND, path, sha256, int(ckpt.config["dim"]))
@@ -176,6 +184,6 @@ def model_sha256(model: str | Path) -> str:
     return file_sha256(path)
 
 
-__all__ = ["EMBEDDER_KIND", "LITE0", "MODEL_HELP", "Encoder", "ModelIdentity", "Normalise", "base_encoder",
+__all__ = ["EMBEDDER_KIND", "LITE0", "MODEL_HELP", "PROJECTIONS", "Encoder", "ModelIdentity", "Normalise", "base_encoder",
            "classifier_encoder", "embedder_encoder", "lite0_encoder", "load_encoder", "model_sha256",
            "projection"]

@@ -7,7 +7,8 @@ it, the class-prior baseline: what a random ranking of the same gallery scores.
 - AP@10: sum over ranks i <= 10 of P@i at each relevant rank, divided by min(10, R) where R is
   the number of relevant garments in the gallery; mAP@10 is its mean.
 - The query's own photo is never searched (garments sharing its photo key are left out), and
-  gallery garments without the label are left out of every ranking.
+  gallery garments without the label are left out of every ranking; with ``same``, so are the
+  garments that do not share those labels with the query (queries without them are skipped).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class RetrievalResult:
     random_precision: dict[int, float]
     random_map_at_10: float
     per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    same: list[str] = field(default_factory=list)  # labels every candidate shared with its query
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -62,54 +64,63 @@ def _folder(f: EmbeddingFolder | str | Path) -> EmbeddingFolder:
 
 
 def evaluate_retrieval(queries: EmbeddingFolder | str | Path, gallery: EmbeddingFolder | str | Path, *,
-                       label: str = "category", ks: tuple[int, ...] = DEFAULT_KS) -> RetrievalResult:
+                       label: str = "category", ks: tuple[int, ...] = DEFAULT_KS,
+                       same: tuple[str, ...] = ()) -> RetrievalResult:
     """Same-``label`` retrieval of every labelled garment of ``queries`` among ``gallery``.
 
-    Both folders must come from one model. The random baseline is the expectation over random
-    orders of the same candidates (:func:`random_average_precision`; P@k: the class prior).
+    Both folders must come from one model. ``same`` (e.g. ``("part",)``) searches only gallery
+    garments that share those labels with the query, as ``similar --same`` does. The random
+    baseline is the expectation over random orders of the same candidates
+    (:func:`random_average_precision`; P@k: the class prior among them).
     """
     queries, gallery = _folder(queries), _folder(gallery)
     gallery.require_model(queries.model.sha256, f"the query folder {queries.path}")
-    g_labels = gallery.column(label)
-    q_labels = queries.column(label)
+    g_labels, q_labels = gallery.column(label), queries.column(label)
     labelled = g_labels != ""
     if not labelled.any():
         raise ValueError(f"{gallery.path}: no garment carries a {label} label")
+    g_same = [gallery.column(name) for name in same]
+    q_same = [queries.column(name) for name in same]
+    q_ids = np.flatnonzero((q_labels != "") & np.all([c != "" for c in q_same] or [True], axis=0))
     groups = {key: np.array(ids) for key, ids in gallery.photo_groups().items()}
-    q_ids = np.flatnonzero(q_labels != "")
     k_max = max(max(ks), MAP_K)
-    fetch = min(int(labelled.sum()), k_max + max(len(v) for v in groups.values()))
-    selector, _bits = bitmap_selector(labelled)
-    params = search_parameters(gallery.manifest.index, selector)
-    vectors = np.ascontiguousarray(queries.vectors[q_ids], dtype=np.float32)
-    _, found = index_search(gallery.index(), vectors, fetch, params) if len(q_ids) else (None, np.zeros((0, 0), int))
-    class_counts = Counter(g_labels[labelled])
-    precision = {k: [] for k in ks}
-    random_precision = {k: [] for k in ks}
+    by_filter: dict[tuple[str, ...], list[int]] = {}
+    for qi in q_ids:
+        by_filter.setdefault(tuple(c[qi] for c in q_same), []).append(int(qi))
+    precision: dict[int, list[float]] = {k: [] for k in ks}
+    random_precision: dict[int, list[float]] = {k: [] for k in ks}
     aps, random_aps = [], []
     per_class: dict[str, list[float]] = {}
-    for row, qi in zip(found, q_ids):
-        query = queries.items[qi]
-        own = groups.get(photo_key(query), np.zeros(0, int))
-        own_set = set(own.tolist())
-        ranking = [r for r in row if r >= 0 and r not in own_set][:k_max]
-        relevant = g_labels[ranking] == q_labels[qi] if ranking else np.zeros(0, bool)
-        total_relevant = class_counts[q_labels[qi]] - int((g_labels[own] == q_labels[qi]).sum())
-        pool = int(labelled.sum()) - int(labelled[own].sum())
-        for k in ks:
-            precision[k].append(float(relevant[:k].sum()) / k)
-            random_precision[k].append(total_relevant / pool if pool else 0.0)
-        aps.append(average_precision(relevant, total_relevant))
-        per_class.setdefault(q_labels[qi], []).append(float(relevant[:MAP_K].sum()) / MAP_K)
-        random_aps.append(random_average_precision(total_relevant, pool))
+    for values, members in by_filter.items():
+        candidates = labelled & np.all([c == v for c, v in zip(g_same, values)] or [True], axis=0)
+        class_counts = Counter(g_labels[candidates])
+        fetch = min(int(candidates.sum()), k_max + max(len(v) for v in groups.values()))
+        found = np.full((len(members), 0), -1)
+        if fetch:
+            selector, _bits = bitmap_selector(candidates)
+            vectors = np.ascontiguousarray(queries.vectors[members], dtype=np.float32)
+            _, found = index_search(gallery.index(), vectors, fetch, search_parameters(gallery.manifest.index, selector))
+        for row, qi in zip(found, members):
+            own = groups.get(photo_key(queries.items[qi]), np.zeros(0, int))
+            own_set = set(own.tolist())
+            ranking = [r for r in row if r >= 0 and r not in own_set][:k_max]
+            relevant = g_labels[ranking] == q_labels[qi] if ranking else np.zeros(0, bool)
+            total_relevant = class_counts[q_labels[qi]] - int((candidates[own] & (g_labels[own] == q_labels[qi])).sum())
+            pool = int(candidates.sum()) - int(candidates[own].sum())
+            for k in ks:
+                precision[k].append(float(relevant[:k].sum()) / k)
+                random_precision[k].append(total_relevant / pool if pool else 0.0)
+            aps.append(average_precision(relevant, total_relevant))
+            random_aps.append(random_average_precision(total_relevant, pool))
+            per_class.setdefault(q_labels[qi], []).append(float(relevant[:MAP_K].sum()) / MAP_K)
     mean = lambda xs: float(np.mean(xs)) if xs else 0.0  # noqa: E731
-    prior = {c: n / int(labelled.sum()) for c, n in class_counts.items()}
+    counts = Counter(g_labels[labelled])
     return RetrievalResult(
         label, len(q_ids), len(queries) - len(q_ids), int(labelled.sum()),
         {k: mean(v) for k, v in precision.items()}, mean(aps),
         {k: mean(v) for k, v in random_precision.items()}, mean(random_aps),
-        {c: {"queries": len(v), f"p@{MAP_K}": mean(v), "prior": prior.get(c, 0.0)}
-         for c, v in sorted(per_class.items(), key=lambda kv: -len(kv[1]))})
+        {c: {"queries": len(v), f"p@{MAP_K}": mean(v), "prior": counts.get(c, 0) / int(labelled.sum())}
+         for c, v in sorted(per_class.items(), key=lambda kv: -len(kv[1]))}, list(same))
 
 
 def random_average_precision(relevant: int, pool: int, k: int = MAP_K) -> float:

@@ -83,7 +83,8 @@ class Item:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "key": self.key, "photo": self.photo, "crop": self.crop or None,
                 "box": self.box, "part": self.part or None, "source": self.source,
-                "labels": {k: v if vocab.ATTRIBUTES[k].multi_label else v[0] for k, v in self.labels.items()}}
+                "labels": {k: v if vocab.ATTRIBUTES[k].multi_label or len(v) > 1 else v[0]
+                           for k, v in self.labels.items()}}
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """``train embedder``: a 512-d metric-learning projection trained on the labels of a crop
 manifest, on top of a frozen base (``lite0`` or a trained classifier).
 
-The base network embeds every crop (and its mirror image) once; a linear projection is then
+The base network embeds every crop (and its mirror image) once, or the vectors of an embedding
+folder the base already made are used as they are; a projection (an MLP by default) is then
 trained with the multi-similarity loss and miner of ``pytorch-metric-learning`` on class-balanced
 batches (``MPerClassSampler``), so garments of one label end up close together. The checkpoint
 (kind ``embedder``) keeps the base too (its weights when it is a classifier), so it is one file.
@@ -21,8 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from garmentparse.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from garmentparse.embeddings.encoders import EMBEDDER_KIND, LITE0, Encoder, load_encoder, projection
+from garmentparse.checkpoint import Checkpoint, file_sha256, load_checkpoint, resolve_device, save_checkpoint
+from garmentparse.embeddings.encoders import EMBEDDER_KIND, LITE0, Encoder, ModelIdentity, load_encoder, projection
+from garmentparse.embeddings.folder import MANIFEST, EmbeddingFolder
 from garmentparse.engine.images import iter_decoded
 from garmentparse.engine.seeding import seed_everything
 from garmentparse.progress import ProgressCallback, report_progress
@@ -41,16 +43,28 @@ class EmbedderResult:
     final_loss: float
 
 
-def _base_record(base: str | Path, encoder: Encoder) -> dict:
+def _base_record(identity: ModelIdentity) -> dict:
     """What the embedder keeps of its base: the name for lite0, the whole checkpoint otherwise."""
-    record = {"kind": encoder.identity.kind, "path": encoder.identity.path, "sha256": encoder.identity.sha256}
-    if encoder.identity.kind == "classifier":
-        ckpt = load_checkpoint(base, expect_kind="classifier")
+    record = {"kind": identity.kind, "path": identity.path, "sha256": identity.sha256}
+    if identity.kind == "classifier":
+        if not Path(identity.path).is_file() or file_sha256(identity.path) != identity.sha256:
+            raise ValueError(f"the base classifier {identity.path} is gone or has changed (sha256)")
+        ckpt = load_checkpoint(identity.path, expect_kind="classifier")
         record["checkpoint"] = {"config": ckpt.config, "vocabulary": ckpt.vocabulary, "state_dict": ckpt.state_dict,
                                 "extra": {k: v for k, v in ckpt.extra.items() if k == "untrained_heads"}}
-    elif encoder.identity.kind != LITE0:
-        raise ValueError(f"{base}: an embedder's base must be 'lite0' or a classifier checkpoint")
+    elif identity.kind != LITE0:
+        raise ValueError(f"{identity.path}: an embedder's base must be 'lite0' or a classifier, not an {identity.kind}")
     return record
+
+
+def joint_labels(rows: Sequence[dict[str, list[str]]], labels: Sequence[str]) -> list[str | None]:
+    """Each row's class for training: its first value of every label, joined (``None`` when one is missing)."""
+    return ["|".join(r[name][0] for name in labels) if all(r.get(name) for name in labels) else None for r in rows]
+
+
+def _folder_vectors(folder: EmbeddingFolder, labels: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+    """The base vectors and classes of an embedding folder the base made."""
+    return np.asarray(folder.vectors, dtype=np.float32), joint_labels([it.labels for it in folder.items], labels)
 
 
 def base_features(encoder: Encoder, paths: Sequence[Path], report: Report, *, flip: bool = True,
@@ -79,13 +93,17 @@ def base_features(encoder: Encoder, paths: Sequence[Path], report: Report, *, fl
     return np.concatenate([np.concatenate(c) for c in chunks]), kept
 
 
-def train_embedder(manifest: str | Path, out_dir: str | Path, *, base: str | Path = LITE0,
-                   labels: Sequence[str] = ("category",), dim: int = 512, epochs: int = 40,
+def train_embedder(source: str | Path, out_dir: str | Path, *, base: str | Path = LITE0,
+                   labels: Sequence[str] = ("category",), dim: int = 512, head: str = "mlp", epochs: int = 40,
                    batch_size: int = 128, lr: float = 1e-3, per_class: int = 4, flip: bool = True,
                    seed: int = 0, device: str = "auto", workers: int = 0,
                    on_progress: ProgressCallback | None = None) -> EmbedderResult:
     """Train a projection so that crops sharing ``labels`` (joined: category and colour, say)
-    embed close together; writes ``out_dir/model.pt`` (kind ``embedder``) and ``report.json``."""
+    embed close together; writes ``out_dir/model.pt`` (kind ``embedder``) and ``report.json``.
+
+    ``source``: a crop manifest (``base`` embeds its crops, and their mirror images with
+    ``flip``), or an embedding folder made by the base (its vectors and true labels are used as
+    they are, in seconds; ``base`` is then the folder's model)."""
     from pytorch_metric_learning import losses, miners, samplers
 
     from garmentparse.classifiers.data import read_manifest
@@ -93,36 +111,47 @@ def train_embedder(manifest: str | Path, out_dir: str | Path, *, base: str | Pat
     seed_everything(seed)
     start = time.perf_counter()
     report = Report("train embedder")
-    records = read_manifest(manifest, report, attributes=labels)
-    records = [r for r in records if all(r.labels.get(name) for name in labels)]
-    joint = ["|".join(r.labels[name][0] for name in labels) for r in records]
-    counts = Counter(joint)
-    keep = [i for i, j in enumerate(joint) if counts[j] >= 2]  # a class of one has no positive pair
-    if len(keep) < 2 or len({joint[i] for i in keep}) < 2:
-        raise ValueError(f"{manifest}: too few labelled crops to train on ({len(keep)} crops with a {'+'.join(labels)} "
+    if (Path(source) / MANIFEST).is_file():
+        folder = EmbeddingFolder.open(source)
+        identity, flip = folder.model, False
+        features, names = _folder_vectors(folder, labels)
+        keep = [i for i, n in enumerate(names) if n is not None]
+        features, names = features[keep], [names[i] for i in keep]
+    else:
+        records = read_manifest(source, report, attributes=labels)
+        names_all = joint_labels([r.labels for r in records], labels)
+        records = [r for r, n in zip(records, names_all) if n is not None]
+        encoder = load_encoder(base, device=device)
+        identity = encoder.identity
+        features, kept = base_features(encoder, [r.path for r in records], report, flip=flip,
+                                       batch_size=64, workers=workers, on_progress=on_progress)
+        names = [joint_labels([records[i].labels], labels)[0] for i in kept]
+    counts = Counter(names)
+    rows = [i for i, n in enumerate(names) if counts[n] >= 2]  # a class of one has no positive pair
+    if len(rows) < 2 or len({names[i] for i in rows}) < 2:
+        raise ValueError(f"{source}: too few labelled crops to train on ({len(rows)} crops with a {'+'.join(labels)} "
                          "label shared by at least two crops, in at least two classes)")
-    encoder = load_encoder(base, device=device)
-    features, kept = base_features(encoder, [records[i].path for i in keep], report, flip=flip,
-                                   batch_size=64, workers=workers, on_progress=on_progress)
-    names = [joint[keep[i]] for i in kept]
+    names = [names[i] for i in rows]
     classes = sorted(set(names))
-    targets = np.array([classes.index(n) for n in names] * (2 if flip else 1))
-    dev = encoder.device
-    head = projection(encoder.dim, dim).to(dev)
-    x = torch.from_numpy(features).to(dev)
-    y = torch.from_numpy(targets).to(dev)
+    copies = 2 if flip else 1  # base_features put the mirror images after the crops
+    features = np.concatenate([features[np.array(rows) + c * (len(features) // copies)] for c in range(copies)])
+    targets = np.array([classes.index(n) for n in names] * copies)
+    dev = resolve_device(device)
+    net = projection(features.shape[1], dim, head).to(dev)
+    x, y = torch.from_numpy(features).to(dev), torch.from_numpy(targets).to(dev)
     batch = max(per_class * 2, min(batch_size, per_class * len(classes)) // per_class * per_class)
     sampler = samplers.MPerClassSampler(targets, m=per_class, batch_size=batch, length_before_new_iter=len(targets))
     loss_fn, miner = losses.MultiSimilarityLoss(), miners.MultiSimilarityMiner(epsilon=0.1)
-    optimiser = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
     last = 0.0
+    net.train()
     for epoch in range(epochs):
         order = torch.as_tensor(list(iter(sampler)), device=dev)
         total, steps = 0.0, 0
         for s in range(0, len(order) - batch + 1, batch):
             idx = order[s:s + batch]
-            emb = F.normalize(head(x[idx]), dim=1)
+            emb = F.normalize(net(x[idx]), dim=1)
             loss = loss_fn(emb, y[idx], miner(emb, y[idx]))
             optimiser.zero_grad()
             loss.backward()
@@ -134,17 +163,18 @@ def train_embedder(manifest: str | Path, out_dir: str | Path, *, base: str | Pat
         report_progress(on_progress, epoch + 1, epochs, "training projection")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    config = {"dim": dim, "labels": list(labels), "epochs": epochs, "batch_size": batch, "per_class": per_class,
-              "lr": lr, "flip": flip, "seed": seed, "loss": "multi_similarity", "base": encoder.identity.kind}
+    config = {"dim": dim, "head": head, "labels": list(labels), "epochs": epochs, "batch_size": batch,
+              "per_class": per_class, "lr": lr, "flip": flip, "seed": seed, "loss": "multi_similarity",
+              "base": identity.kind}
     ckpt = Checkpoint(EMBEDDER_KIND, config, {"classes": classes},
-                      {k: v.detach().cpu() for k, v in head.state_dict().items()},
-                      {"base": _base_record(base, encoder), "train_crops": len(kept), "final_loss": last})
+                      {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                      {"base": _base_record(identity), "train_crops": len(names), "final_loss": last})
     save_checkpoint(ckpt, out / "model.pt")
     seconds = time.perf_counter() - start
-    summary = {"config": config, "crops": len(kept), "classes": dict(Counter(names)), "final_loss": last,
-               "seconds": round(seconds, 1), "report": report.to_dict()}
+    summary = {"config": config, "source": str(source), "crops": len(names), "classes": dict(Counter(names)),
+               "final_loss": last, "seconds": round(seconds, 1), "report": report.to_dict()}
     (out / "report.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
-    return EmbedderResult(out / "model.pt", len(kept), len(classes), epochs, seconds, last)
+    return EmbedderResult(out / "model.pt", len(names), len(classes), epochs, seconds, last)
 
 
-__all__ = ["EmbedderResult", "base_features", "train_embedder"]
+__all__ = ["EmbedderResult", "base_features", "joint_labels", "train_embedder"]

@@ -23,14 +23,16 @@ NONE = "(none)"
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def class_colours(values: Sequence[str], limit: int = len(PALETTE) - 1) -> dict[str, tuple[int, int, int]]:
+def class_colours(values: Sequence[str], limit: int = len(PALETTE) - 1,
+                  parts: bool = False) -> dict[str, tuple[int, int, int]]:
     """A colour per value, most frequent first; past ``limit`` values they share ``(other)``.
-    Parts keep their overlay colours; a missing value ("") is ``(none)`` in light gray."""
+    ``parts``: the values are parts, drawn in their overlay colours. A missing value ("") is
+    ``(none)`` in light gray."""
     counts = Counter(v for v in values if v)
     colours: dict[str, tuple[int, int, int]] = {}
     palette = iter(PALETTE)
     for value, _ in counts.most_common(limit):
-        colours[value] = PART_COLOURS.get(value) or next(palette)
+        colours[value] = (PART_COLOURS.get(value) if parts else None) or next(palette)
     if len(counts) > limit:
         colours[OTHER] = (90, 90, 90)
     if any(not v for v in values):

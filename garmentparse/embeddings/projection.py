@@ -88,7 +88,7 @@ def make_map(folder: EmbeddingFolder | str | Path, out: str | Path, *, method: s
     coords = project(np.asarray(folder.vectors[ids]), method, seed)
     pixels = to_pixels(coords)
     labels = [labels_all[i] for i in ids]
-    colours = class_colours(labels)
+    colours = class_colours(labels, parts=color_by == "part")
     keys = [colour_key(v, colours) for v in labels]
     canvas = np.full((PLOT + 2 * MARGIN, PLOT + 2 * MARGIN + LEGEND_WIDTH, 3), 255, np.uint8)
     radius = 5 if len(ids) <= 2_000 else 3 if len(ids) <= 10_000 else 2

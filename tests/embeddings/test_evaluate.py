@@ -23,8 +23,9 @@ def test_average_precision():
 
 
 def folder_of(path, vectors, categories, photos, sha="a" * 64):
-    items = [Item(f"{p}#{i}", p, "", labels={"category": [c]} if c else {}) for i, (c, p) in
-             enumerate(zip(categories, photos))]
+    part = {"coat": "outer", "blouse": "top", "skirt": "bottom", "jeans": "bottom"}
+    items = [Item(f"{p}#{i}", p, "", part=part.get(c, ""), labels={"category": [c]} if c else {})
+             for i, (c, p) in enumerate(zip(categories, photos))]
     index, spec = build_index(np.asarray(vectors, np.float32))
     manifest = FolderManifest(ModelIdentity("lite0", "x", sha, len(vectors[0])), "garment", 0, spec, 224, "white")
     return EmbeddingFolder.write(path, np.asarray(vectors, np.float32), items, manifest, index)
@@ -72,3 +73,16 @@ def test_eval_embeddings_command_on_real_crops(crops_emb):
         assert r["queries"] == 52 and 0 <= r["precision"]["p@10"] <= 1
         # a trained backbone ranks same-label garments above chance, even leaving out each own photo
         assert r["precision"]["p@10"] > r["random_precision"]["p@10"]
+
+
+def test_same_part_searches_only_garments_of_the_query_part(tmp_path):
+    q = np.array([1, 0, 0], np.float32)
+    near, far = np.array([0.8, 0.6, 0], np.float32), np.array([0.6, 0, 0.8], np.float32)
+    cats = ["coat"] * 5 + ["skirt"] * 3 + ["jeans"] * 2  # the coats are nearest, but are no bottoms
+    gallery = folder_of(tmp_path / "g", [q] * 5 + [near] * 3 + [far] * 2, cats, [f"g{i}.jpg" for i in range(10)])
+    queries = folder_of(tmp_path / "q", [q], ["skirt"], ["q.jpg"])
+    anywhere = evaluate_retrieval(queries, gallery, ks=(1, 3))
+    assert anywhere.precision[1] == 0.0 and anywhere.random_precision[1] == pytest.approx(3 / 10)
+    bottoms = evaluate_retrieval(queries, gallery, ks=(1, 3), same=("part",))
+    assert bottoms.precision == {1: 1.0, 3: 1.0} and bottoms.random_precision[1] == pytest.approx(3 / 5)
+    assert bottoms.same == ["part"] and bottoms.map_at_10 == 1.0

@@ -24,3 +24,12 @@ def test_embedder_trains_on_a_classifier_base_and_embeds(ccp_crops, classifier_m
     trained = evaluate_retrieval(folder, folder, label="category")
     base = evaluate_retrieval(crops_emb, crops_emb, label="category")
     assert trained.precision[5] > base.precision[5]
+
+
+def test_embedder_trains_in_seconds_on_vectors_the_base_already_made(crops_emb, classifier_model, tmp_path):
+    invoke("train", "embedder", "--embeddings", crops_emb, "--out", tmp_path / "run", "--head", "linear",
+           "--dim", "16", "--epochs", "5", "--device", "cpu")
+    ckpt = load_checkpoint(tmp_path / "run" / "model.pt", expect_kind="embedder")
+    assert ckpt.config["head"] == "linear" and ckpt.config["flip"] is False
+    assert ckpt.extra["base"]["sha256"] == EmbeddingFolder.open(crops_emb).model.sha256
+    assert load_encoder(tmp_path / "run" / "model.pt", device="cpu").dim == 16
