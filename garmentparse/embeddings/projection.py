@@ -55,21 +55,59 @@ def project(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarr
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
 
 
-def to_pixels(coords: np.ndarray) -> np.ndarray:
-    """Coordinates scaled into the plot area (equal scale on both axes)."""
+def unit_square(coords: np.ndarray) -> np.ndarray:
+    """Coordinates scaled into [0, 1] x [0, 1] (equal scale on both axes, centred)."""
     lo, hi = coords.min(axis=0), coords.max(axis=0)
     span = float(max((hi - lo).max(), 1e-9))
-    centred = (coords - (lo + hi) / 2) / span
-    return (MARGIN + PLOT / 2 + centred * (PLOT - THUMB)).astype(int)
+    return (coords - (lo + hi) / 2) / span + 0.5
 
 
-def spread_sample(pixels: np.ndarray, cells: int) -> list[int]:
-    """One point per occupied cell of a ``cells`` x ``cells`` grid: the one nearest its centre."""
-    size = PLOT / cells
+def to_pixels(coords: np.ndarray) -> np.ndarray:
+    """Coordinates scaled into the plot area (equal scale on both axes)."""
+    return (MARGIN + THUMB / 2 + unit_square(coords) * (PLOT - THUMB)).astype(int)
+
+
+@dataclass
+class MapPoints:
+    """A collection sampled and projected to 2-D: what a map draws (the PNG here, the web app's page)."""
+
+    ids: np.ndarray  # item rows of the folder, ascending
+    coords: np.ndarray  # (n, 2) projection
+    labels: list[str]  # the ``color_by`` value of each point ("" = none)
+    keys: list[str]  # its legend entry: the value, (other) or (none)
+    colours: dict[str, tuple[int, int, int]]  # legend entry -> RGB
+    method: str
+    color_by: str
+    total: int  # items in the folder
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(self.keys))
+
+
+def map_points(folder: EmbeddingFolder, *, method: str = "pca", color_by: str = "part",
+               max_points: int = 20_000, seed: int = 0) -> MapPoints:
+    """Project ``folder`` (a random ``max_points`` sample past that size; t-SNE at most
+    :data:`TSNE_LIMIT`) and colour it by the part or an attribute."""
+    labels_all = folder.column(color_by)
+    limit = min(max_points, TSNE_LIMIT) if method == "tsne" else max_points
+    rng = np.random.default_rng(seed)
+    ids = np.sort(rng.choice(len(folder), size=limit, replace=False)) if len(folder) > limit else np.arange(len(folder))
+    coords = project(np.asarray(folder.vectors[ids]), method, seed)
+    labels = [str(labels_all[i]) for i in ids]
+    colours = class_colours(labels, parts=color_by == "part")
+    return MapPoints(ids, coords, labels, [colour_key(v, colours) for v in labels], colours, method, color_by,
+                     len(folder))
+
+
+def spread_sample(pixels: np.ndarray, cells: int, origin: float = MARGIN, extent: float = PLOT) -> list[int]:
+    """One point per occupied cell of a ``cells`` x ``cells`` grid over the square at ``origin``
+    with side ``extent``: the one nearest its centre."""
+    size = extent / cells
     chosen: dict[tuple[int, int], tuple[float, int]] = {}
     for i, (x, y) in enumerate(pixels):
-        cell = (int((x - MARGIN) // size), int((y - MARGIN) // size))
-        centre = (MARGIN + (cell[0] + 0.5) * size, MARGIN + (cell[1] + 0.5) * size)
+        cell = (int((x - origin) // size), int((y - origin) // size))
+        centre = (origin + (cell[0] + 0.5) * size, origin + (cell[1] + 0.5) * size)
         d = (x - centre[0]) ** 2 + (y - centre[1]) ** 2
         if cell not in chosen or d < chosen[cell][0]:
             chosen[cell] = (d, i)
@@ -81,15 +119,9 @@ def make_map(folder: EmbeddingFolder | str | Path, out: str | Path, *, method: s
              seed: int = 0) -> MapSummary:
     """Draw ``folder`` as ``out`` (PNG) and write ``out`` with ``.csv`` (id, key, x, y, label)."""
     folder = folder if isinstance(folder, EmbeddingFolder) else EmbeddingFolder.open(folder)
-    labels_all = folder.column(color_by)
-    limit = min(max_points, TSNE_LIMIT) if method == "tsne" else max_points
-    rng = np.random.default_rng(seed)
-    ids = np.sort(rng.choice(len(folder), size=limit, replace=False)) if len(folder) > limit else np.arange(len(folder))
-    coords = project(np.asarray(folder.vectors[ids]), method, seed)
+    points = map_points(folder, method=method, color_by=color_by, max_points=max_points, seed=seed)
+    ids, coords, labels, keys, colours = points.ids, points.coords, points.labels, points.keys, points.colours
     pixels = to_pixels(coords)
-    labels = [labels_all[i] for i in ids]
-    colours = class_colours(labels, parts=color_by == "part")
-    keys = [colour_key(v, colours) for v in labels]
     canvas = np.full((PLOT + 2 * MARGIN, PLOT + 2 * MARGIN + LEGEND_WIDTH, 3), 255, np.uint8)
     radius = 5 if len(ids) <= 2_000 else 3 if len(ids) <= 10_000 else 2
     for (x, y), key in zip(pixels, keys):
@@ -105,7 +137,7 @@ def make_map(folder: EmbeddingFolder | str | Path, out: str | Path, *, method: s
     sampled = f" (random {len(ids)} of {len(folder)})" if len(ids) < len(folder) else ""
     put_text(canvas, f"{len(ids)} {level}s{sampled}, {method.upper()} of {folder.model.kind} embeddings, "
                      f"coloured by {color_by}", (MARGIN, MARGIN - 25), 0.6, thickness=2)
-    counts = Counter(keys)
+    counts = points.counts
     draw_legend(canvas, colours, counts, (PLOT + 2 * MARGIN, MARGIN + 10), color_by)
     out = Path(out)
     save_rgb(out, canvas)
@@ -118,4 +150,5 @@ def make_map(folder: EmbeddingFolder | str | Path, out: str | Path, *, method: s
     return MapSummary(out, csv_path, len(ids), len(folder), method, color_by, shown, dict(counts))
 
 
-__all__ = ["METHODS", "TSNE_LIMIT", "MapSummary", "make_map", "project", "spread_sample", "to_pixels"]
+__all__ = ["METHODS", "TSNE_LIMIT", "MapPoints", "MapSummary", "make_map", "map_points", "project", "spread_sample",
+           "to_pixels", "unit_square"]

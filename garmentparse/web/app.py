@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from garmentparse.store import Store
-from garmentparse.web.routes import admin, auth, browse, products, review
+from garmentparse.web.routes import admin, auth, browse, collection, products, review
 from garmentparse.web.security import BodyLimit, LoginRequired, check_csrf, security_headers
 from garmentparse.web.templating import is_htmx, render
 
@@ -32,7 +32,7 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
     registration; without them that page says so. ``secret`` signs session cookies (random per
     process when not given: sessions end with the server). Uploads are kept in ``upload_dir``.
     ``embeddings``: an embedding folder of the catalogue's tag output; garment pages then show
-    their similar garments."""
+    their similar garments and ``/map`` the collection's map."""
     app = FastAPI(title="garmentparse review", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(check_csrf)])
     app.state.store = store or Store.open(store_url)
@@ -77,7 +77,7 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
         template = "_message.html" if is_htmx(request) else "error.html"
         return render(request, template, exc.status_code, error=str(exc.detail), status=exc.status_code)
 
-    for module in (auth, browse, review, products, admin):
+    for module in (auth, browse, review, products, collection, admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

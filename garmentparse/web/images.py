@@ -84,7 +84,7 @@ def resolve_photo(path: str, roots: list[Path]) -> Path | None:
     return None
 
 
-def _jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
@@ -116,12 +116,12 @@ def render(kind: str, file: Path, detail: GarmentDetail, label: str) -> bytes:
     if kind == "crop":
         if mask is None:
             mask = np.ones(image.shape[:2], bool)
-        return _jpeg(masks.masked_crop(image, mask.astype(np.uint8), box, size=320))
+        return encode_jpeg(masks.masked_crop(image, mask.astype(np.uint8), box, size=320))
     drawn = draw_instances(image, [mask] if mask is not None else [], [box], [label], [detail.garment.part])
     if kind == "overlay":
-        return _jpeg(_fit(drawn, 900))
+        return encode_jpeg(_fit(drawn, 900))
     x0, y0, x1, y1 = box
     pad_x, pad_y = (x1 - x0) * 0.08 + 4, (y1 - y0) * 0.08 + 4
     h, w = image.shape[:2]
     region = drawn[max(0, int(y0 - pad_y)):min(h, int(y1 + pad_y)) or h, max(0, int(x0 - pad_x)):min(w, int(x1 + pad_x)) or w]
-    return _jpeg(_fit(region if region.size else drawn, 240), quality=80)
+    return encode_jpeg(_fit(region if region.size else drawn, 240), quality=80)

@@ -1,17 +1,21 @@
-"""Similar garments on a garment's page: an embedding folder made from the same tag output as
-the catalogue (``serve --embeddings EMB/``). A catalogue garment is found in the folder by its
-photo and box, its neighbours (same part, own photo left out) back in the catalogue the same way."""
+"""Similar garments on a garment's page and a map of the collection: an embedding folder made
+from the same tag output as the catalogue (``serve --embeddings EMB/``). A catalogue garment is
+found in the folder by its photo and box, its neighbours (same part, own photo left out) back in
+the catalogue the same way."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from threading import Lock
 
 from garmentparse.embeddings import SimilarityIndex
-from garmentparse.embeddings.folder import Item
+from garmentparse.embeddings.folder import FIELDS, Item
+from garmentparse.embeddings.projection import MapPoints, map_points
 from garmentparse.store import GalleryFilter, NotFound, Store
 from garmentparse.store.records import GarmentSummary
 
 BOX_TOLERANCE = 0.5  # pixels: boxes are rounded to 0.1 px in items.csv and 0.01 px in tag output
+MAP_POINTS = 3_000  # a map page draws at most this many garments (a random sample past that)
 
 
 def _same_box(a: list[float] | tuple[float, ...] | None, b: list[float] | tuple[float, ...]) -> bool:
@@ -28,6 +32,21 @@ class SimilarGarments:
         self.by_photo: dict[str, list[Item]] = {}
         for item in self.index.folder.items:
             self.by_photo.setdefault(item.photo, []).append(item)
+        self._maps: dict[str, MapPoints] = {}
+        self._map_lock = Lock()
+
+    @property
+    def map_fields(self) -> list[str]:
+        """What a map can be coloured by: the part and every attribute some item has."""
+        items = self.index.folder.items
+        return [f for f in FIELDS if f == "part" or any(it.label(f) for it in items)]
+
+    def map(self, color_by: str) -> MapPoints:
+        """The collection's PCA map coloured by ``color_by`` (computed once per field)."""
+        with self._map_lock:
+            if color_by not in self._maps:
+                self._maps[color_by] = map_points(self.index.folder, color_by=color_by, max_points=MAP_POINTS)
+            return self._maps[color_by]
 
     def item_of(self, garment: GarmentSummary) -> Item | None:
         return next((it for it in self.by_photo.get(garment.photo_path, []) if _same_box(it.box, garment.box)), None)

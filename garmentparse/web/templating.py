@@ -35,4 +35,5 @@ def render(request: Request, template: str, status_code: int = 200, /, **context
     context.setdefault("user", None)
     return TEMPLATES.TemplateResponse(request, template, {
         "lang": lang, "t": lambda key: i18n.text(key, lang), "csrf": csrf_token(request),
-        "models_loaded": request.app.state.tagging is not None, **context}, status_code=status_code)
+        "models_loaded": request.app.state.tagging is not None,
+        "has_map": getattr(request.app.state, "similar", None) is not None, **context}, status_code=status_code)

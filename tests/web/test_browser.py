@@ -48,6 +48,7 @@ def _page(browser, server, name: str, lang: str = "en"):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.goto("/gallery")
     assert "/login" in page.url
     page.fill("input[name=name]", name)
@@ -162,3 +163,37 @@ def test_korean_toggle(browser, server, shots):
     page.screenshot(path=str(shots / "queue-ko.png"))
     page.click("#lang-toggle")
     page.wait_for_selector("text=Browse")
+
+
+def test_map_of_the_collection_in_the_browser(browser, tmp_path_factory, ccp_coco_dict, models, shots):
+    """`serve --embeddings`: the nav leads to the map, every garment is a point, thumbnails load,
+    colouring by category works and a point opens its garment's page; no console error."""
+    from garmentparse.embeddings import EmbeddingFolder, embed
+    from tests.store.conftest import tag_lines, write_tag_output
+
+    tmp = tmp_path_factory.mktemp("browser-map")
+    url = make_catalogue(f"sqlite:///{tmp / 'catalogue.db'}", tmp, ccp_coco_dict)
+    tags = write_tag_output(tmp / "same-run" / "results.jsonl", tag_lines(ccp_coco_dict))
+    embed(tags, models["classifier"], tmp / "emb", images=CCP / "images", device="cpu")
+    app = create_app(url, secret="s", upload_dir=tmp / "uploads", embeddings=tmp / "emb")
+    server = Server(app)
+    try:
+        page = _page(browser, server, "vic")
+        page.click("nav a[href='/map']")
+        page.wait_for_url("**/map")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("svg.map-plot circle").count() == len(EmbeddingFolder.open(tmp / "emb"))
+        assert page.locator("svg.map-plot image").count() >= 1
+        assert page.locator(".legend li").count() >= 2
+        page.screenshot(path=str(shots / "map.png"), full_page=True)
+        page.select_option("select[name=color]", "category")
+        page.click("form.filters button")
+        page.wait_for_url("**color=category")
+        page.wait_for_load_state("networkidle")
+        page.locator("svg.map-plot a.map-thumb").first.click()  # thumbnails lie on top of their points
+        page.wait_for_url("**/garments/*")
+        assert page.locator(".panel, main h1, main h2").count() >= 1
+        assert not page.errors, page.errors
+    finally:
+        server.stop()
+        app.state.store.close()
