@@ -11,6 +11,7 @@ import pytest
 
 from garmentparse.embeddings import EmbeddingFolder, ModelMismatchError, assign_folder, cluster_folder, make_map
 from garmentparse.embeddings.clusters import choose_k
+from garmentparse.embeddings.projection import map_points, unit_square
 from garmentparse.imageio import load_rgb
 from tests.conftest import invoke
 
@@ -30,6 +31,19 @@ def test_map_png_with_legend_thumbnails_and_coordinates(crops_emb, tmp_path):
     assert len((tmp_path / "tsne.csv").read_text().splitlines()) == 41  # a random 40 of 52, plus the header
     with pytest.raises(ValueError, match="unknown field 'brand'"):
         make_map(crops_emb, tmp_path / "x.png", color_by="brand")
+
+
+def test_map_points_sample_project_and_colour_a_folder(crops_emb):
+    folder = EmbeddingFolder.open(crops_emb)
+    points = map_points(folder, color_by="part", max_points=30, seed=1)
+    assert len(points.ids) == 30 and points.total == 52 and list(points.ids) == sorted(set(points.ids))
+    assert points.coords.shape == (30, 2)
+    assert points.labels == [folder.items[int(i)].part for i in points.ids]
+    assert set(points.keys) <= set(points.colours) and sum(points.counts.values()) == 30
+    again = map_points(folder, color_by="part", max_points=30, seed=1)
+    assert np.array_equal(again.ids, points.ids) and np.allclose(again.coords, points.coords)  # reproducible
+    square = unit_square(points.coords)
+    assert square.min() >= 0 and square.max() <= 1 and np.isclose(np.ptp(square, axis=0).max(), 1.0)
 
 
 def test_choose_k_finds_the_clusters_of_a_mixture():
