@@ -157,6 +157,10 @@ def _tune(index: faiss.Index, spec: IndexSpec, vectors: np.ndarray, seed: int) -
         log.info("index %s: %s %d -> recall@10 %.3f", spec.kind, field, value, spec.recall_at_10)
         if spec.recall_at_10 >= spec.target_recall:
             break
+    else:
+        log.warning("the %s index reaches recall@10 %.3f at most (%s %d), below the target %.2f: searches "
+                    "will miss neighbours; choose another --index (ivf tunes further, flat is exact)", spec.kind,
+                    spec.recall_at_10, field, values[-1], spec.target_recall)
     return spec
 
 

@@ -54,3 +54,16 @@ def test_flat_index_and_no_vectors():
     assert spec.kind == "flat" and spec.recall_at_10 == 1.0 and index.ntotal == 50
     with pytest.raises(ValueError, match="no vectors"):
         build_index(np.zeros((0, 8), np.float32))
+
+
+def test_a_target_recall_out_of_reach_is_said(monkeypatch, caplog):
+    import garmentparse.embeddings.index as index_module
+
+    monkeypatch.setattr(index_module, "EF_SEARCHES", (16,))  # a capped search on a sparse graph
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 64)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    with caplog.at_level("WARNING", logger="garmentparse.embeddings.index"):
+        _, spec = build_index(x, "hnsw", hnsw_m=2, target_recall=0.99)
+    assert spec.recall_at_10 < 0.99 and spec.ef_search == 16
+    assert "below the target 0.99" in caplog.text and "--index" in caplog.text
