@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from garmentparse.embeddings.folder import Item
 from garmentparse.embeddings.pictures import NONE, OTHER
 from garmentparse.embeddings.projection import spread_sample, unit_square
 from garmentparse.store import UserInfo
@@ -85,7 +86,7 @@ async def map_page(request: Request, color: str = "part", user: UserInfo = Depen
                   radius=5 if len(drawn) <= 1_000 else 3, level=similar.index.folder.manifest.level)
 
 
-def _item(similar: SimilarGarments, item_id: int):  # noqa: ANN202 (an embeddings Item)
+def _item(similar: SimilarGarments, item_id: int) -> Item:
     items = similar.index.folder.items
     if not 0 <= item_id < len(items):
         raise HTTPException(404, f"No item {item_id} in the embedding folder.")
