@@ -30,7 +30,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         score_threshold: Optional[float] = typer.Option(None, "--score-threshold", min=0.0, max=1.0,
                                                         help="Detector threshold for uploads (default: its config's)."),
         embeddings: Optional[Path] = typer.Option(None, "--embeddings", file_okay=False,
-                                                  help="Embedding folder of the catalogue's tag output (garmentparse embed): garment pages show similar garments."),
+                                                  help="Embedding folder of the catalogue's tag output (garmentparse embed): garment pages show similar garments, /map shows the collection."),
     ) -> None:
         """Serve the review app: browse, review queue, register products, dashboard, export.
 
