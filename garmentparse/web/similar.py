@@ -5,6 +5,7 @@ the catalogue the same way."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from threading import Lock
 
@@ -35,9 +36,9 @@ class SimilarGarments:
         self._maps: dict[str, MapPoints] = {}
         self._map_lock = Lock()
 
-    @property
+    @cached_property
     def map_fields(self) -> list[str]:
-        """What a map can be coloured by: the part and every attribute some item has."""
+        """What a map can be coloured by: the part and every attribute some item has (found once)."""
         items = self.index.folder.items
         return [f for f in FIELDS if f == "part" or any(it.label(f) for it in items)]
 
