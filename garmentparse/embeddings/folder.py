@@ -224,8 +224,7 @@ class EmbeddingFolder:
 
     def column(self, name: str) -> np.ndarray:
         """The part or the first value of an attribute for every item (object array, "" = none)."""
-        if name not in FIELDS:
-            raise ValueError(f"unknown field {name!r}: use part or one of {', '.join(vocab.ATTRIBUTES)}")
+        check_field(name)
         return np.array([it.label(name) for it in self.items], dtype=object)
 
     def thumbnail(self, item: Item, size: int) -> np.ndarray | None:
@@ -252,10 +251,16 @@ class EmbeddingFolder:
         return groups
 
 
+def check_field(name: str) -> None:
+    """Raise a ValueError naming the choices when ``name`` is not the part or an attribute."""
+    if name not in FIELDS:
+        raise ValueError(f"unknown field {name!r}: use part or one of {', '.join(vocab.ATTRIBUTES)}")
+
+
 def photo_key(item: Item) -> str:
     """What makes two items come from the same photo."""
     return f"sha256:{item.photo_sha256}" if item.photo_sha256 else f"photo:{item.photo}"
 
 
-__all__ = ["FIELDS", "ITEM_COLUMNS", "LEVELS", "EmbeddingFolder", "FolderManifest", "Item", "ModelMismatchError",
+__all__ = ["FIELDS", "ITEM_COLUMNS", "check_field", "LEVELS", "EmbeddingFolder", "FolderManifest", "Item", "ModelMismatchError",
            "photo_key", "read_items", "write_items"]

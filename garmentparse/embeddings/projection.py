@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from garmentparse.draw import save_rgb
-from garmentparse.embeddings.folder import EmbeddingFolder
+from garmentparse.embeddings.folder import EmbeddingFolder, check_field
 from garmentparse.embeddings.pictures import class_colours, colour_key, draw_legend, paste, put_text
 
 METHODS = ("pca", "tsne")
@@ -84,20 +84,25 @@ class MapPoints:
     def counts(self) -> dict[str, int]:
         return dict(Counter(self.keys))
 
+    def recoloured(self, folder: EmbeddingFolder, color_by: str) -> MapPoints:
+        """The same points and coordinates coloured by another field (no new projection)."""
+        column = folder.column(color_by)
+        labels = [str(column[i]) for i in self.ids]
+        colours = class_colours(labels, parts=color_by == "part")
+        return replace(self, labels=labels, keys=[colour_key(v, colours) for v in labels], colours=colours,
+                       color_by=color_by)
+
 
 def map_points(folder: EmbeddingFolder, *, method: str = "pca", color_by: str = "part",
                max_points: int = 20_000, seed: int = 0) -> MapPoints:
     """Project ``folder`` (a random ``max_points`` sample past that size; t-SNE at most
     :data:`TSNE_LIMIT`) and colour it by the part or an attribute."""
-    labels_all = folder.column(color_by)
+    check_field(color_by)  # before the projection, not after it
     limit = min(max_points, TSNE_LIMIT) if method == "tsne" else max_points
     rng = np.random.default_rng(seed)
     ids = np.sort(rng.choice(len(folder), size=limit, replace=False)) if len(folder) > limit else np.arange(len(folder))
     coords = project(np.asarray(folder.vectors[ids]), method, seed)
-    labels = [str(labels_all[i]) for i in ids]
-    colours = class_colours(labels, parts=color_by == "part")
-    return MapPoints(ids, coords, labels, [colour_key(v, colours) for v in labels], colours, method, color_by,
-                     len(folder))
+    return MapPoints(ids, coords, [], [], {}, method, "", len(folder)).recoloured(folder, color_by)
 
 
 def spread_sample(pixels: np.ndarray, cells: int, origin: float = MARGIN, extent: float = PLOT) -> list[int]:

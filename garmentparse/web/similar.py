@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from threading import Lock
 
 from garmentparse.embeddings import SimilarityIndex
 from garmentparse.embeddings.folder import FIELDS, Item
@@ -33,8 +32,6 @@ class SimilarGarments:
         self.by_photo: dict[str, list[Item]] = {}
         for item in self.index.folder.items:
             self.by_photo.setdefault(item.photo, []).append(item)
-        self._maps: dict[str, MapPoints] = {}
-        self._map_lock = Lock()
 
     @cached_property
     def map_fields(self) -> list[str]:
@@ -42,12 +39,13 @@ class SimilarGarments:
         items = self.index.folder.items
         return [f for f in FIELDS if f == "part" or any(it.label(f) for it in items)]
 
+    @cached_property
+    def _projection(self) -> MapPoints:
+        return map_points(self.index.folder, max_points=MAP_POINTS)
+
     def map(self, color_by: str) -> MapPoints:
-        """The collection's PCA map coloured by ``color_by`` (computed once per field)."""
-        with self._map_lock:
-            if color_by not in self._maps:
-                self._maps[color_by] = map_points(self.index.folder, color_by=color_by, max_points=MAP_POINTS)
-            return self._maps[color_by]
+        """The collection's PCA map (projected once) coloured by ``color_by``."""
+        return self._projection.recoloured(self.index.folder, color_by)
 
     def item_of(self, garment: GarmentSummary) -> Item | None:
         return next((it for it in self.by_photo.get(garment.photo_path, []) if _same_box(it.box, garment.box)), None)

@@ -42,6 +42,11 @@ def test_map_points_sample_project_and_colour_a_folder(crops_emb):
     assert set(points.keys) <= set(points.colours) and sum(points.counts.values()) == 30
     again = map_points(folder, color_by="part", max_points=30, seed=1)
     assert np.array_equal(again.ids, points.ids) and np.allclose(again.coords, points.coords)  # reproducible
+    by_category = points.recoloured(folder, "category")  # same points, no new projection
+    assert by_category.coords is points.coords and np.array_equal(by_category.ids, points.ids)
+    assert by_category.labels == [folder.items[int(i)].label("category") for i in points.ids]
+    with pytest.raises(ValueError, match="unknown field 'brand'"):
+        map_points(folder, color_by="brand")
     square = unit_square(points.coords)
     assert square.min() >= 0 and square.max() <= 1 and np.isclose(np.ptp(square, axis=0).max(), 1.0)
 
