@@ -12,13 +12,19 @@ D2_WHEEL := $(firstword $(wildcard $(D2_VENDOR)/detectron2-*-cp311-cp311-linux_x
 D2_TORCH ?= 2.14.1
 D2_DEPS ?= "setuptools<81" "fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<2.4"
 
-setup: $(VENV)/.installed $(VENV)/.detectron2
+setup: $(VENV)/.installed $(VENV)/.models $(VENV)/.detectron2
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[dev,ray]"
+	touch $@
+
+# The release weights (models/garmentparse-models: a separate distribution, found by name).
+MODELS_PKG := models/garmentparse-models
+$(VENV)/.models: $(VENV)/.installed $(wildcard $(MODELS_PKG)/garmentparse_models/*)
+	$(BIN)/python -m pip install -q --force-reinstall --no-deps ./$(MODELS_PKG)
 	touch $@
 
 # detectron2 (optional backend): the vendored wheel when it is there and matches this venv's

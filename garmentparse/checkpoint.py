@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,11 @@ from typing import Any
 
 import torch
 
+from garmentparse.hashing import file_sha256  # noqa: F401 - re-exported (garmentparse.checkpoint.file_sha256)
+from garmentparse.release import resolve_model
+
+# Version 1: weights, config, vocabulary, extra. A file of a higher version is refused with the
+# version it needs (a newer garmentparse wrote it).
 FORMAT_VERSION = 1
 
 
@@ -37,29 +41,23 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> None:
 
 def load_checkpoint(path: str | Path, expect_kind: str | None = None,
                     map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Read a checkpoint; ``expect_kind`` guards against passing a classifier as detector etc."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    """Read a checkpoint file or release model (a name, :func:`garmentparse.release.resolve_model`);
+    ``expect_kind`` guards against passing a classifier as detector etc."""
+    path = resolve_model(path, expect_kind)
     try:  # weights_only: a checkpoint from elsewhere can carry tensors and plain data, never code
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - corrupt, truncated or foreign files: one clear error
         raise ValueError(f"{path} is not a garmentparse checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or "kind" not in data or "state_dict" not in data:
         raise ValueError(f"{path} is not a garmentparse checkpoint")
+    version = data.get("format_version", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(f"{path} is a checkpoint of format version {version}, written by a newer garmentparse; "
+                         f"this one reads versions up to {FORMAT_VERSION}: upgrade garmentparse to read it")
     if expect_kind and data["kind"] != expect_kind:
         raise ValueError(f"{path} is a {data['kind']} checkpoint, expected a {expect_kind}")
     return Checkpoint(data["kind"], data["config"], data["vocabulary"], data["state_dict"],
                       data.get("extra", {}))
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes: how runs and embedding folders name the model they used."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def resolve_device(device: str = "auto") -> torch.device:

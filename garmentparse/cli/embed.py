@@ -13,13 +13,14 @@ from rich.table import Table
 from garmentparse.cli.common import console, print_json, print_report, progress_bar, setup_logging
 
 MODEL_OPTION_HELP = ("Classifier checkpoint (train classifier: its backbone's features), embedder checkpoint "
-                     "(train embedder) or 'lite0' (ImageNet EfficientNet-Lite0, offline).")
+                     "(train embedder), a release model name (garmentparse models list) or 'lite0' (ImageNet "
+                     "EfficientNet-Lite0, offline). Default: the release embedder.")
 DEVICE_HELP = "auto | cpu | cuda"
 
 
 def embed_command(
     source: Path = typer.Argument(..., help="A crop manifest.csv (garmentparse crop) or a tag output .jsonl (then --images)."),
-    model: str = typer.Option(..., "--model", help=MODEL_OPTION_HELP),
+    model: Optional[str] = typer.Option(None, "--model", metavar="PATH|NAME", help=MODEL_OPTION_HELP),
     out: Path = typer.Option(..., "--out", help="Embedding folder: vectors.npy, items.csv, manifest.json (+ index.faiss)."),
     level: str = typer.Option("garment", "--level", help="garment: each garment | photo: each whole photo (style)."),
     images: Optional[Path] = typer.Option(None, "--images", help="Photo folder the source's paths are relative to (needed for a .jsonl; optional for a manifest: thumbnails and own-photo checks use it)."),
@@ -39,6 +40,10 @@ def embed_command(
     if level not in ("garment", "photo"):
         raise typer.BadParameter("use garment or photo", param_hint="--level")
     setup_logging()
+    if model is None:
+        from garmentparse.release import default_model
+
+        model = default_model("embedder").name
     try:
         with progress_bar("embed") as on_progress:
             summary = embed(source, model, out, level=level, images=images, index=index, target_recall=target_recall,
@@ -85,8 +90,8 @@ def similar_command(
     item: Optional[str] = typer.Option(None, "--item", help="Query garment of the collection: its id or key (items.csv)."),
     k: int = typer.Option(10, "-k", "--k", help="Neighbours per query garment."),
     same: Optional[str] = typer.Option(None, "--same", help="Keep only garments with the query's labels, e.g. part,category,colour."),
-    detector: Optional[Path] = typer.Option(None, "--detector", help="Detector checkpoint that finds the garments of --image."),
-    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Classifier for the labels --same compares on an --image query (default: the folder's model when it is a classifier)."),
+    detector: Optional[str] = typer.Option(None, "--detector", metavar="PATH|NAME", help="Detector checkpoint or release model name that finds the garments of --image (default: the release detector)."),
+    classifier: Optional[str] = typer.Option(None, "--classifier", metavar="PATH|NAME", help="Classifier (checkpoint or release name) for the labels --same compares on an --image query (default: the folder's model when it is a classifier)."),
     model: Optional[str] = typer.Option(None, "--model", help="The folder's model, when it has moved (checked by sha256)."),
     score_threshold: Optional[float] = typer.Option(None, "--score-threshold", min=0.0, max=1.0, help="Detector threshold for --image (default: its config's)."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
@@ -107,7 +112,9 @@ def similar_command(
         finder = None
         if index.folder.manifest.level == "garment":
             if detector is None:
-                raise typer.BadParameter("a photo query on garments needs --detector", param_hint="--detector")
+                from garmentparse.release import default_model
+
+                detector = default_model("detector").name
             finder = _tagger(index, detector, classifier, score_threshold, device)
         results = index.search_photo(image, finder, k=k, same=fields, device=device)
         if not results:
@@ -122,12 +129,12 @@ def similar_command(
         print_json([r.to_dict() for r in results])
 
 
-def _tagger(index, detector: Path, classifier: Optional[Path], score_threshold: Optional[float], device: str):  # noqa: ANN001, ANN202
+def _tagger(index, detector: str, classifier: Optional[str], score_threshold: Optional[float], device: str):  # noqa: ANN001, ANN202
     """The tagger that finds (and labels) the garments of a query photo."""
     from garmentparse.tagging import Tagger
 
     if classifier is None and index.folder.model.kind == "classifier" and Path(index.folder.model.path).is_file():
-        classifier = Path(index.folder.model.path)
+        classifier = index.folder.model.path
     return Tagger.from_checkpoints(detector, classifier, device=device, score_threshold=score_threshold)
 
 
@@ -191,7 +198,7 @@ def train_embedder_command(
     out: Path = typer.Option(..., "--out", help="Run folder: model.pt (kind embedder) and report.json."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Training crops: manifest.csv with labels (garmentparse crop); --base embeds them."),
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Instead: an embedding folder the base made of labelled crops (its vectors are used as they are: seconds)."),
-    base: str = typer.Option("lite0", "--base", help="Frozen base network for --manifest: 'lite0' or a classifier checkpoint."),
+    base: str = typer.Option("lite0", "--base", help="Frozen base network for --manifest: 'lite0', a classifier checkpoint or a release classifier name."),
     labels: str = typer.Option("category", "--labels", help="Attribute(s) whose equal values should embed close, e.g. category or category,colour."),
     dim: int = typer.Option(512, "--dim", min=2, help="Embedding width."),
     head: str = typer.Option("mlp", "--head", help="Projection: mlp (linear, ReLU, linear) or linear."),

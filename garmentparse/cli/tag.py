@@ -12,12 +12,32 @@ from rich.table import Table
 from garmentparse.cli.common import console, print_json, progress_bar
 
 
+def release_pair(detector: str | None, classifier: str | None) -> tuple[str, str | None]:
+    """No model named: the default release pair; only a classifier: the release detector with it;
+    ``--classifier none``: no classifier."""
+    from garmentparse.release import default_model
+
+    if classifier is not None and classifier.lower() == "none":
+        return detector or default_model("detector").name, None
+    if detector is None:
+        if classifier is None:
+            classifier = default_model("classifier").name
+        detector = default_model("detector").name
+    return detector, classifier
+
+
 def tag_command(
     images: Path = typer.Argument(..., help="Folder of photos (searched recursively: jpg, jpeg, png, webp, bmp, tif, tiff) or one image."),
-    detector: Path = typer.Option(..., "--detector", help="Detector checkpoint (model.pt from `train detector`)."),
+    detector: Optional[str] = typer.Option(
+        None, "--detector", metavar="PATH|NAME",
+        help="Detector checkpoint (model.pt from `train detector`) or release model name (`garmentparse models list`). "
+             "Default: the release detector."),
     out: str = typer.Option(..., "--out", metavar="PATH",
                             help="JSON Lines output: one object per image. With --engine ray also a URL (s3://, gs://, ...)."),
-    classifier: Optional[Path] = typer.Option(None, "--classifier", help="Attribute classifier checkpoint (model.pt from `train classifier`)."),
+    classifier: Optional[str] = typer.Option(
+        None, "--classifier", metavar="PATH|NAME",
+        help="Attribute classifier checkpoint (model.pt from `train classifier`) or release model name. Default: the "
+             "release classifier when no --detector is given either (the release pair); 'none': detection only."),
     style: Optional[Path] = typer.Option(None, "--style", help="Style classifier checkpoint (configs/classification/"
                                          "style.yaml on `crop --level photo` crops): adds the photo's style."),
     csv_path: Optional[str] = typer.Option(None, "--csv", metavar="PATH",
@@ -63,6 +83,7 @@ def tag_command(
     if engine == "local" and any("://" in p for p in (out, csv_path or "")):
         raise typer.BadParameter("a URL output needs --engine ray (the local engine writes local paths)",
                                  param_hint="--out/--csv")
+    detector, classifier = release_pair(detector, classifier)
     extras = {"csv_path": csv_path, "overlays_dir": overlays, "crops_dir": crops, "batch_size": batch_size,
               "lang": lang, "resume": resume}
     loader = options = None

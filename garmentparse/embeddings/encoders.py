@@ -25,13 +25,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from garmentparse.checkpoint import Checkpoint, file_sha256, load_checkpoint, resolve_device
+from garmentparse.release import resolve_model
 from garmentparse.classifiers.data import MEAN, STD, background_fill
 from garmentparse.classifiers.predict import autocast, classifier_from_checkpoint, crop_batch
 
 LITE0 = "lite0"
 EMBEDDER_KIND = "embedder"
-MODEL_HELP = ("a classifier checkpoint (train classifier), an embedder checkpoint (train embedder) "
-              "or 'lite0' (ImageNet EfficientNet-Lite0, offline)")
+MODEL_HELP = ("a classifier checkpoint (train classifier), an embedder checkpoint (train embedder), "
+              "a release model name (garmentparse models list) or 'lite0' (ImageNet EfficientNet-Lite0, offline)")
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def load_encoder(model: str | Path, device: str = "auto", amp: bool = True) -> E
     dev = resolve_device(device)
     if str(model) == LITE0:
         return lite0_encoder(dev, amp)
-    path = Path(model)
+    path = resolve_model(model)
     ckpt = load_checkpoint(path)
     sha = file_sha256(path)
     if ckpt.kind == "classifier":
@@ -178,10 +179,7 @@ def model_sha256(model: str | Path) -> str:
         from garmentparse.engine.pretrained import lite0_checkpoint_path
 
         return file_sha256(lite0_checkpoint_path())
-    path = Path(model)
-    if not path.is_file():
-        raise FileNotFoundError(f"model not found: {path}")
-    return file_sha256(path)
+    return file_sha256(resolve_model(model))
 
 
 __all__ = ["EMBEDDER_KIND", "LITE0", "MODEL_HELP", "PROJECTIONS", "Encoder", "ModelIdentity", "Normalise", "base_encoder",

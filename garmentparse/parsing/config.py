@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from garmentparse.config import ConfigError, Renamed, dump_yaml, from_dict, load_config, to_dict
 from garmentparse.engine.config import TrainConfig
+from garmentparse.release import looks_like_name
 
 INIT_CHOICES = ("none", "imagenet", "coco", "lite0")
 
@@ -29,7 +30,7 @@ class ModelConfig:
 
     backend: str = "torchvision"  # a name in BACKENDS
     backbone: str = "resnet50_fpn"  # a name in BACKBONES
-    init: str = "none"  # none | imagenet | coco (downloads) | lite0 (offline, lite0_fpn) | path/to/weights.pth
+    init: str = "none"  # none | imagenet | coco (downloads) | lite0 (offline, lite0_fpn) | a release model name | path/to/weights.pth
     norm: Literal["auto", "frozen_bn", "bn", "gn"] = "auto"  # auto: frozen_bn if pretrained else bn
     trainable_layers: int | None = None  # backbone stages trained; None: the backbone's default if pretrained (3; lite0_fpn 5), else all
     fpn_channels: int = 256  # FPN / RPN / RoI head feature width (256 = torchvision's layout)
@@ -50,8 +51,8 @@ class ModelConfig:
     detectron2_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check(self.init in INIT_CHOICES or self.init.endswith((".pth", ".pt", ".pkl", ".bin")),
-               "model.init", f"{self.init!r} is not none|imagenet|coco|lite0 or a weights file "
+        _check(self.init in INIT_CHOICES or self.init.endswith((".pth", ".pt", ".pkl", ".bin")) or looks_like_name(self.init),
+               "model.init", f"{self.init!r} is not none|imagenet|coco|lite0, a release model name or a weights file "
                "(.pth/.pt/.pkl/.bin)")
         _check(self.trainable_layers is None or 0 <= self.trainable_layers <= 8,
                "model.trainable_layers", "must be between 0 and 8 (resnets have 5 stages, lite0_fpn 8)")

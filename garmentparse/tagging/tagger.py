@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from garmentparse.checkpoint import file_sha256
+from garmentparse.release import model_label, resolve_model
 from garmentparse.masks import masked_crop, photo_region
 from garmentparse.structures import AttributeClassifier, AttributePrediction, Garment, Segmenter
 
@@ -20,6 +21,13 @@ class TaggedImage:
     garments: list[Garment]
     crops: list[np.ndarray]
     style: dict[str, AttributePrediction] | None = None  # with a style model
+
+
+def model_file(ref: str | Path) -> dict[str, str]:
+    """How a run record names a model: its file, sha256 and release name (when it is one)."""
+    path = resolve_model(ref)
+    named = model_label(ref)
+    return {"path": str(path.resolve()), "sha256": file_sha256(path), **({"name": named} if named else {})}
 
 
 class Tagger:
@@ -63,9 +71,8 @@ class Tagger:
             clf = load_classifier(classifier, device=device, amp=amp) if classifier is not None else None
             style_clf = load_classifier(style, device=device, amp=amp) if style is not None else None
         tagger = cls(segmenter, clf, style=style_clf, **kwargs)
-        tagger.model_files = {name: {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
-                              for name, path in (("detector", detector), ("classifier", classifier),
-                                                 ("style", style)) if path}
+        tagger.model_files = {name: model_file(path) for name, path in (
+            ("detector", detector), ("classifier", classifier), ("style", style)) if path}
         return tagger
 
     def settings(self, lang: str = "en") -> dict[str, Any]:
