@@ -1,6 +1,6 @@
-"""Mask helpers on top of pycocotools (RLE, area, box maths) and OpenCV (crops).
+"""Mask helpers on top of pycocotools (RLE, area, box, IoU maths) and OpenCV (crops, holes).
 
-pycocotools does the RLE, area and bbox maths; this module only adapts types so that RLE
+pycocotools does the RLE, area, bbox and IoU maths; this module only adapts types so that RLE
 ``counts`` are ``str`` (JSON-ready) everywhere in garmentparse.
 """
 
@@ -46,6 +46,39 @@ def area(rle: RLE) -> float:
 def bbox_xywh(rle: RLE) -> list[float]:
     """COCO ``[x, y, w, h]`` box of an RLE mask."""
     return [float(v) for v in coco_mask.toBbox(_to_coco_rle(rle))]
+
+
+def iou(a: list[RLE], b: list[RLE] | None = None) -> np.ndarray:
+    """(len(a), len(b)) mask IoU matrix of same-sized RLEs (pycocotools ``mask.iou``, no crowd
+    regions); ``b`` defaults to ``a``."""
+    b = a if b is None else b
+    if not a or not b:
+        return np.zeros((len(a), len(b)))
+    ious = coco_mask.iou([_to_coco_rle(r) for r in a], [_to_coco_rle(r) for r in b], [0] * len(b))
+    return np.asarray(ious, dtype=float).reshape(len(a), len(b))
+
+
+def fill_holes(binary: np.ndarray, max_fraction: float) -> np.ndarray:
+    """``binary`` (H, W) with its enclosed holes filled where a hole is at most ``max_fraction``
+    of the mask's area (0 = unchanged). A hole is background not connected (4-neighbours) to
+    the outside: the blotches a thresholded low-resolution mask leaves inside a garment. Large
+    holes (the gap between trouser legs, an open jacket's front) stay."""
+    binary = binary.astype(np.uint8)
+    limit = max_fraction * float(binary.sum())
+    if limit < 1:
+        return binary
+    ys, xs = np.nonzero(binary)
+    rows, cols = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+    box = np.pad(binary[rows, cols], 1)  # holes lie inside the mask's box: label only that
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(1 - box, connectivity=4)
+    outside = labels[0, 0]  # the padding ring touches every background part open to the outside
+    small = [i for i in range(1, n)  # label 0: the mask itself
+             if i != outside and stats[i, cv2.CC_STAT_AREA] <= limit]
+    if not small:
+        return binary
+    out = binary.copy()
+    out[rows, cols] |= np.isin(labels[1:-1, 1:-1], small).astype(np.uint8)
+    return out
 
 
 def polygons_to_rle(polygons: list[list[float]], height: int, width: int) -> RLE:

@@ -52,12 +52,23 @@ class Detections:
         return cls(np.zeros((0, 4)), np.zeros(0), [], [], image_size)
 
     @classmethod
+    def from_binary(cls, boxes: np.ndarray, scores: np.ndarray, labels: list[str],
+                    binary: np.ndarray | Sequence[np.ndarray], image_size: tuple[int, int],
+                    fill_holes: float = 0.0) -> Detections:
+        """Detections from (N, H, W) binary masks, RLE-encoded after filling their enclosed holes
+        up to ``fill_holes`` of each mask's area (:func:`garmentparse.masks.fill_holes`; 0 = off)."""
+        rles = [mask_utils.encode(mask_utils.fill_holes(m, fill_holes) if fill_holes > 0 else m)
+                for m in binary]
+        return cls(boxes, scores, labels, rles, image_size)
+
+    @classmethod
     def from_torchvision(
         cls,
         output: dict[str, Any],
         class_names: list[str],
         image_size: tuple[int, int],
         mask_threshold: float = 0.5,
+        fill_holes: float = 0.0,
     ) -> Detections:
         """Adapt one torchvision Mask R-CNN output dict (``boxes``, ``scores``, ``labels``,
         ``masks`` of shape (N, 1, H, W) probabilities). ``class_names[i]`` names label ``i + 1``."""
@@ -65,8 +76,36 @@ class Detections:
         scores = output["scores"].detach().float().cpu().numpy()
         labels = [class_names[int(i) - 1] for i in output["labels"].detach().cpu().tolist()]
         binary = (output["masks"].detach()[:, 0] >= mask_threshold).cpu().numpy()
-        rles = [mask_utils.encode(m) for m in binary]
-        return cls(boxes, scores, labels, rles, image_size)
+        return cls.from_binary(boxes, scores, labels, binary, image_size, fill_holes)
+
+    def select(self, keep: Sequence[int] | np.ndarray) -> Detections:
+        """The detections at indices ``keep`` (an index list or a boolean mask), in that order."""
+        idx = np.flatnonzero(keep) if np.asarray(keep).dtype == bool else np.asarray(keep, dtype=int)
+        return Detections(self.boxes[idx], self.scores[idx], [self.labels[i] for i in idx],
+                          [self.masks[i] for i in idx], self.image_size)
+
+    def above(self, score_threshold: float) -> Detections:
+        """The detections scoring at least ``score_threshold``."""
+        return self.select(self.scores >= score_threshold)
+
+    def suppress_duplicates(self, iou_threshold: float) -> Detections:
+        """Class-agnostic duplicate suppression by mask IoU, for after a model's per-class NMS:
+        greedily by score, a detection is dropped when its mask IoU with an already kept,
+        higher-scoring detection (of any part) exceeds ``iou_threshold``. The kept ones stay in
+        their original order. ``iou_threshold`` 0 (or >= 1) turns it off."""
+        if not 0 < iou_threshold < 1 or len(self) < 2:
+            return self
+        ious = mask_utils.iou(self.masks)
+        kept: list[int] = []
+        for i in np.argsort(-self.scores, kind="stable"):
+            if not kept or ious[i, kept].max() <= iou_threshold:
+                kept.append(int(i))
+        return self if len(kept) == len(self) else self.select(sorted(kept))
+
+    def duplicate_pairs(self, iou_threshold: float = 0.5) -> int:
+        """Pairs of detections (any parts) whose masks overlap with IoU above ``iou_threshold``."""
+        ious = mask_utils.iou(self.masks)
+        return int(np.triu(ious > iou_threshold, k=1).sum())
 
     def binary_masks(self) -> np.ndarray:
         """(N, H, W) uint8 masks decoded from the RLEs."""

@@ -21,3 +21,36 @@ def test_mask_roundtrip_and_crop():
     img = np.full((40, 60, 3), 7, dtype=np.uint8)
     crop = masks.masked_crop(img, m, [5, 10, 25, 20], size=32, background="black")
     assert crop.shape == (32, 32, 3) and crop.max() == 7
+
+
+def test_mask_iou_matrix():
+    a = np.zeros((20, 20), np.uint8)
+    a[0:10, 0:10] = 1
+    b = np.zeros((20, 20), np.uint8)
+    b[0:10, 5:15] = 1
+    rles = [masks.encode(a), masks.encode(b)]
+    ious = masks.iou(rles)
+    assert ious.shape == (2, 2) and ious[0, 0] == pytest.approx(1.0)
+    assert ious[0, 1] == pytest.approx(50 / 150) and ious[1, 0] == pytest.approx(50 / 150)
+    assert masks.iou([], rles).shape == (0, 2)
+
+
+def test_fill_holes_fills_blotches_and_keeps_real_gaps():
+    trousers = np.zeros((100, 80), np.uint8)
+    trousers[10:90, 10:70] = 1  # waist to feet
+    trousers[40:85, 35:45] = 0  # the gap between the legs, closed at the feet: 450 px, ~10% of the mask
+    trousers[20:23, 20:23] = 0  # a 9-pixel blotch
+    trousers[60:62, 15:17] = 0  # a 4-pixel blotch in a leg
+    trousers[30:32, 68:70] = 0  # a notch open to the outside (not enclosed)
+    out = masks.fill_holes(trousers, 0.02)
+    assert out.dtype == np.uint8 and out.shape == trousers.shape
+    assert out[20:23, 20:23].all() and out[60:62, 15:17].all()  # blotches filled
+    assert not out[40:85, 35:45].any()  # the big gap stays
+    assert not out[30:32, 68:70].any()  # the notch is not a hole
+    assert (out >= trousers).all() and out.sum() == trousers.sum() + 9 + 4
+    assert (masks.fill_holes(trousers, 0.0) == trousers).all()  # 0 = off
+    assert masks.fill_holes(trousers, 0.5)[40:85, 35:45].all()  # a generous fraction fills the gap too
+    assert masks.fill_holes(np.zeros((5, 5), np.uint8), 0.02).sum() == 0  # an empty mask
+    edge = np.ones((10, 10), np.uint8)
+    edge[0, 4] = 0  # background on the image border is outside, not a hole
+    assert masks.fill_holes(edge, 0.5)[0, 4] == 0

@@ -27,6 +27,13 @@ from garmentparse.report import Report
 console = Console(stderr=True)
 
 
+def duplicate_iou_option() -> Any:
+    """``--duplicate-iou FLOAT``, shared by ``tag``, ``predict`` and ``eval detector``."""
+    return typer.Option(None, "--duplicate-iou", min=0.0, max=1.0, metavar="FLOAT", help=(
+        "Drop a detection whose mask IoU with a higher-scoring one of any part exceeds this "
+        "(0 = off; default: the detector config's test.duplicate_iou)."))
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     """Library log lines (logger ``garmentparse``) to stderr through Rich, once."""
     logger = logging.getLogger("garmentparse")

@@ -11,8 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from garmentparse.cli.common import (OVERRIDES_CONTEXT, SET_METAVAR, config_overrides, console, print_json,
-                                     progress_bar, setup_logging)
+from garmentparse.cli.common import (OVERRIDES_CONTEXT, SET_METAVAR, config_overrides, console,
+                                     duplicate_iou_option, print_json, progress_bar, setup_logging)
 
 DEVICE_HELP = "auto (CUDA when available) | cpu | cuda"
 
@@ -86,6 +86,12 @@ def _metrics_table(metrics: dict) -> Table:
         table.add_row(k, *(str(metrics[iou].get(k)) for iou in ("bbox", "segm")))
     for name in metrics["bbox"]["per_category"]:
         table.add_row(f"AP {name}", *(str(metrics[iou]["per_category"].get(name)) for iou in ("bbox", "segm")))
+    if "duplicate_rate" in metrics:  # masks, at the score threshold `tag` uses
+        table.add_section()
+        table.add_row(f"garments (score >= {metrics['garment_score_threshold']:g})", "", str(metrics["garments"]))
+        table.add_row("duplicate_pairs (mask IoU > 0.5)", "", str(metrics["duplicate_pairs"]))
+        table.add_row("duplicate_rate", "", str(metrics["duplicate_rate"]))
+        table.add_row("duplicate_iou (suppression)", "", str(metrics["duplicate_iou"]))
     return table
 
 
@@ -99,14 +105,16 @@ def eval_detector_command(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Images per model call (default: config test.batch_size)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=0, help="Image decoding processes (default: config test.workers)."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
+    duplicate_iou: Optional[float] = duplicate_iou_option(),
 ) -> None:
-    """Box and mask AP (AP, AP50, AP75, per category) with pycocotools."""
+    """Box and mask AP (AP, AP50, AP75, per category) with pycocotools, and the duplicate rate."""
     from garmentparse.parsing import evaluate_detector
 
     try:
         with progress_bar("eval") as on_progress:
             metrics = evaluate_detector(model, coco, images, device=device, amp=amp, batch_size=batch_size,
-                                        workers=workers, out_json=out, on_progress=on_progress)
+                                        workers=workers, duplicate_iou=duplicate_iou, out_json=out,
+                                        on_progress=on_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     for p in metrics["skipped"]:
@@ -131,6 +139,7 @@ def predict_command(
     amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the problem report (JSON) here."),
     as_json: bool = typer.Option(False, "--json", help="Print a summary as one JSON object on stdout."),
+    duplicate_iou: Optional[float] = duplicate_iou_option(),
 ) -> None:
     """Segment garments in images and write COCO-format results."""
     from garmentparse.parsing import predict_folder
@@ -138,8 +147,8 @@ def predict_command(
     try:
         with progress_bar("predict") as on_progress:
             summary = predict_folder(model, images, out, coco_gt=coco, device=device, amp=amp,
-                                     batch_size=batch_size, workers=workers,
-                                     score_threshold=score_threshold, on_progress=on_progress)
+                                     batch_size=batch_size, workers=workers, score_threshold=score_threshold,
+                                     duplicate_iou=duplicate_iou, on_progress=on_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     for p in summary.report.problems:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json, progress_bar
+from garmentparse.cli.common import console, duplicate_iou_option, print_json, progress_bar
 
 
 def release_pair(detector: str | None, classifier: str | None) -> tuple[str, str | None]:
@@ -50,6 +50,7 @@ def tag_command(
     score_threshold: Optional[float] = typer.Option(
         None, "--score-threshold", min=0.0, max=1.0,
         help="Drop detections scoring below this (default: the detector config's test.score_threshold, 0.5 in the shipped configs)."),
+    duplicate_iou: Optional[float] = duplicate_iou_option(),
     top_k: int = typer.Option(3, "--top-k", min=1, help="Alternatives kept per classifier head."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation in the classifier (slower)."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
@@ -96,11 +97,13 @@ def tag_command(
                                  cpus_per_actor=cpus_per_actor, num_cpus=ray_cpus)
             loader = CheckpointLoader(detector=str(detector), classifier=str(classifier) if classifier else None,
                                       style=str(style) if style else None, device=device, amp=amp,
-                                      score_threshold=score_threshold, top_k=top_k, tta=tta)
+                                      score_threshold=score_threshold, top_k=top_k, tta=tta,
+                                      duplicate_iou=duplicate_iou)
             tagger = loader.load(device="cpu")  # here only for the settings: each actor loads its own
         else:
             tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp, style=style,
-                                             score_threshold=score_threshold, top_k=top_k, tta=tta)
+                                             score_threshold=score_threshold, top_k=top_k, tta=tta,
+                                             duplicate_iou=duplicate_iou)
     except (FileNotFoundError, ValueError, RuntimeError, ImportError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")  # "garmentparse[ray]" is not markup
         raise typer.Exit(2) from None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from garmentparse.checkpoint import Checkpoint, load_checkpoint, resolve_device
-from garmentparse.parsing.config import DetectorConfig, config_from_dict
+from garmentparse.parsing.config import DetectorConfig, config_from_dict, with_test_overrides
 from garmentparse.parsing.registry import BACKENDS
 from garmentparse.progress import ProgressCallback
 from garmentparse.structures import Segmenter
@@ -19,16 +19,22 @@ if TYPE_CHECKING:
 
 
 def segmenter_from_checkpoint(ckpt: Checkpoint, device: str | torch.device = "auto", amp: bool = True,
-                              batch_size: int | None = None) -> Segmenter:
-    """Rebuild the segmenter a checkpoint describes, with the backend its config names."""
-    cfg = config_from_dict(ckpt.config)
+                              batch_size: int | None = None, duplicate_iou: float | None = None,
+                              fill_holes: float | None = None) -> Segmenter:
+    """Rebuild the segmenter a checkpoint describes, with the backend its config names.
+    ``duplicate_iou`` / ``fill_holes`` replace the config's ``test.duplicate_iou`` /
+    ``test.fill_holes`` (``None``: the checkpoint's, or the default for one saved before them)."""
+    cfg = with_test_overrides(config_from_dict(ckpt.config), duplicate_iou=duplicate_iou, fill_holes=fill_holes)
     return BACKENDS.get(cfg.model.backend).load(ckpt, cfg, resolve_device(str(device)), amp, batch_size)
 
 
 def load_segmenter(path: str | Path, device: str = "auto", amp: bool = True,
-                   batch_size: int | None = None) -> Segmenter:
-    """Load ``model.pt`` (weights + config + vocabulary) as a ready segmenter."""
-    return segmenter_from_checkpoint(load_checkpoint(path, expect_kind="detector"), device, amp, batch_size)
+                   batch_size: int | None = None, duplicate_iou: float | None = None,
+                   fill_holes: float | None = None) -> Segmenter:
+    """Load ``model.pt`` (weights + config + vocabulary) as a ready segmenter (overrides as
+    :func:`segmenter_from_checkpoint`)."""
+    return segmenter_from_checkpoint(load_checkpoint(path, expect_kind="detector"), device, amp, batch_size,
+                                     duplicate_iou, fill_holes)
 
 
 def train_detector(cfg: DetectorConfig, train_json: str | Path, images_dir: str | Path,

@@ -8,6 +8,7 @@ backbone names are checked when the model is built (their registries need torch)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -174,18 +175,29 @@ class DetectorTrainConfig(TrainConfig):
         _check(self.monitor in MONITORS, "train.monitor", f"must be one of {list(MONITORS)}")
 
 
+DUPLICATE_IOU = 0.5  # test.duplicate_iou default (to be chosen by measurement)
+FILL_HOLES = 0.02  # test.fill_holes default
+
+
 @dataclass
 class TestConfig:
-    """Inference defaults (evaluate / predict / Segmenter)."""
+    """Inference defaults (evaluate / predict / Segmenter). A checkpoint saved before a key
+    existed gets its default here."""
 
     batch_size: int = 4
     workers: int = 2  # image decoding processes for eval and predict
     score_threshold: float = 0.5  # Segmenter.predict / predict default; eval keeps all candidates
+    # class-agnostic duplicate suppression after the model's per-class NMS: a detection whose
+    # mask IoU with a higher-scoring one (any part) exceeds this is dropped; 0 = off
+    duplicate_iou: float = DUPLICATE_IOU
+    fill_holes: float = FILL_HOLES  # fill enclosed mask holes up to this fraction of the mask's area; 0 = off
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 1, "test.batch_size", "must be >= 1")
         _check(self.workers >= 0, "test.workers", "must be >= 0")
         _check(0.0 <= self.score_threshold <= 1.0, "test.score_threshold", "must be in [0, 1]")
+        _check(0.0 <= self.duplicate_iou <= 1.0, "test.duplicate_iou", "must be in [0, 1] (0 = off)")
+        _check(0.0 <= self.fill_holes <= 1.0, "test.fill_holes", "must be in [0, 1] (0 = off)")
 
 
 @dataclass
@@ -220,10 +232,17 @@ def config_from_dict(data: dict, source: str = "checkpoint") -> DetectorConfig:
     return from_dict(DetectorConfig, data, source)
 
 
+def with_test_overrides(cfg: DetectorConfig, **values: float | None) -> DetectorConfig:
+    """``cfg`` with the ``test:`` keys given (not ``None``) replaced and checked, e.g.
+    ``with_test_overrides(cfg, duplicate_iou=0.7)``; ``cfg`` itself is left as it was."""
+    given = {k: v for k, v in values.items() if v is not None}
+    return dataclasses.replace(cfg, test=dataclasses.replace(cfg.test, **given)) if given else cfg
+
+
 def is_weights_path(init: str) -> bool:
     return init not in INIT_CHOICES
 
 
 __all__ = ["DetectorConfig", "ModelConfig", "InputConfig", "AugmentConfig", "DataConfig",
-           "SolverConfig", "DetectorTrainConfig", "TestConfig", "load_detector_config", "config_from_dict",
+           "SolverConfig", "DetectorTrainConfig", "TestConfig", "DUPLICATE_IOU", "FILL_HOLES", "load_detector_config", "config_from_dict", "with_test_overrides",
            "ConfigError", "dump_yaml", "to_dict", "is_weights_path"]

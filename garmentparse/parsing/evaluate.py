@@ -28,6 +28,7 @@ from garmentparse.progress import ProgressCallback, report_progress
 from garmentparse.report import Report
 from garmentparse.structures import Detections, Segmenter
 
+DUPLICATE_PAIR_IOU = 0.5  # two detections of one image whose masks overlap more count as a duplicate pair
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
@@ -120,6 +121,18 @@ class EvalOutput:
     report: Report
 
 
+def as_segmenter(model: str | Path | Segmenter, device: str = "auto", amp: bool = True,
+                 batch_size: int | None = None, duplicate_iou: float | None = None) -> Segmenter:
+    """``model`` loaded from a checkpoint path (``duplicate_iou`` replacing its config's), or
+    returned as it is when it is already a segmenter (then ``duplicate_iou`` must be ``None``)."""
+    if isinstance(model, (str, Path)):
+        return load_segmenter(model, device, amp, batch_size, duplicate_iou=duplicate_iou)
+    if duplicate_iou is not None:
+        raise ValueError("duplicate_iou applies when loading a checkpoint; a loaded segmenter keeps its own "
+                         "(load_segmenter(path, duplicate_iou=...))")
+    return model
+
+
 def decode_settings(segmenter: Segmenter, workers: int | None) -> tuple[int, int]:
     """Images per model call and decoding processes: the segmenter's ``batch_size`` and its
     config's ``test.workers`` when it has them (``workers`` given wins)."""
@@ -158,7 +171,13 @@ def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir
                        score_threshold: float = 0.0, workers: int | None = None,
                        on_progress: ProgressCallback | None = None) -> EvalOutput:
     """Predict every ground-truth image and score the results with COCOeval. Images that
-    cannot be read are reported and left out of the evaluation."""
+    cannot be read are reported and left out of the evaluation.
+
+    Next to AP, the duplicate rate of what ``tag`` would report: at the segmenter's own
+    ``score_threshold`` (``garment_score_threshold``), ``garments`` (detections kept) and ``duplicate_pairs`` (pairs in one
+    image, any parts, with mask IoU above :data:`DUPLICATE_PAIR_IOU`); ``duplicate_rate`` =
+    pairs / garments. ``duplicate_iou`` is the suppression the segmenter applied (``None`` for a
+    segmenter that does not say)."""
     gt = coco_api(coco)
     images_dir = Path(images_dir)
     cat_ids = category_map(segmenter.class_names, gt)
@@ -166,6 +185,8 @@ def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir
     infos = [gt.imgs[i] for i in sorted(gt.imgs)]
     results: list[dict[str, Any]] = []
     evaluated: list[int] = []
+    shown_threshold = float(segmenter.score_threshold)
+    garments = pairs = 0
     for x, det in detect_files(segmenter, [images_dir / im["file_name"] for im in infos], report,
                                score_threshold=score_threshold, workers=workers, on_progress=on_progress):
         info = infos[x.index]
@@ -175,12 +196,18 @@ def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir
             continue
         evaluated.append(info["id"])
         results.extend(detections_to_results(det, info["id"], cat_ids))
+        shown = det.above(shown_threshold)
+        garments += len(shown)
+        pairs += shown.duplicate_pairs(DUPLICATE_PAIR_IOU)
     if not evaluated:
         raise ValueError(f"no image of the ground truth could be evaluated (see problems: "
                          f"{report.reason_counts()})")
     metrics, summary = coco_metrics(gt, results, evaluated)
     metrics["images"] = len(evaluated)
     metrics["detections"] = len(results)
+    metrics.update(duplicate_iou=getattr(segmenter, "duplicate_iou", None), garment_score_threshold=shown_threshold,
+                   garments=garments, duplicate_pairs=pairs,
+                   duplicate_rate=round(pairs / garments, 4) if garments else 0.0)
     metrics["skipped"] = [p.to_dict() for p in report.problems]
     report.counts["images"] = len(evaluated)
     report.counts["detections"] = len(results)
@@ -190,11 +217,12 @@ def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir
 def evaluate_detector(model: str | Path | Segmenter, coco: str | Path, images_dir: str | Path, *,
                       device: str = "auto", amp: bool = True, batch_size: int | None = None,
                       workers: int | None = None, score_threshold: float = 0.0,
-                      out_json: str | Path | None = None,
+                      duplicate_iou: float | None = None, out_json: str | Path | None = None,
                       on_progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Evaluate a checkpoint (or a loaded segmenter) on a COCO file; optionally write the
-    metrics JSON to ``out_json``. Returns the metrics dict."""
-    seg = load_segmenter(model, device, amp, batch_size) if isinstance(model, (str, Path)) else model
+    metrics JSON to ``out_json``. Returns the metrics dict. ``duplicate_iou`` replaces the
+    checkpoint config's ``test.duplicate_iou`` (:func:`as_segmenter`)."""
+    seg = as_segmenter(model, device, amp, batch_size, duplicate_iou)
     out = evaluate_segmenter(seg, coco, images_dir, score_threshold=score_threshold, workers=workers,
                              on_progress=on_progress)
     if out_json is not None:

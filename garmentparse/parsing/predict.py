@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from garmentparse.imageio import display_path, find_images
-from garmentparse.parsing.api import load_segmenter
 from garmentparse.parsing.cocoapi import coco_api
-from garmentparse.parsing.evaluate import category_map, detect_files, detections_to_results
+from garmentparse.parsing.evaluate import as_segmenter, category_map, detect_files, detections_to_results
 from garmentparse.progress import ProgressCallback
 from garmentparse.report import Report
 from garmentparse.structures import Segmenter
@@ -48,11 +47,12 @@ def _write_json(path: Path, obj: Any) -> None:
 def predict_folder(model: str | Path | Segmenter, images: str | Path, out: str | Path, *,
                    coco_gt: str | Path | None = None, device: str = "auto", amp: bool = True,
                    batch_size: int | None = None, workers: int | None = None,
-                   score_threshold: float | None = None,
+                   score_threshold: float | None = None, duplicate_iou: float | None = None,
                    on_progress: ProgressCallback | None = None) -> PredictSummary:
     """Write the COCO results (a JSON list) of every image under ``images`` to ``out``.
-    Unreadable images are skipped and listed in the returned report (file + reason)."""
-    seg = load_segmenter(model, device, amp, batch_size) if isinstance(model, (str, Path)) else model
+    Unreadable images are skipped and listed in the returned report (file + reason).
+    ``duplicate_iou`` replaces the checkpoint config's ``test.duplicate_iou``."""
+    seg = as_segmenter(model, device, amp, batch_size, duplicate_iou)
     images = Path(images)
     out = Path(out)
     report = Report("predict")

@@ -43,6 +43,17 @@ class TorchvisionSegmenter:
         """``predict``'s default threshold: the config's ``test.score_threshold``."""
         return self.config.test.score_threshold
 
+    @property
+    def duplicate_iou(self) -> float:
+        """Mask IoU above which a lower-scoring detection of any part is dropped as a duplicate
+        (``test.duplicate_iou``; 0 = off)."""
+        return self.config.test.duplicate_iou
+
+    @property
+    def fill_holes(self) -> float:
+        """Enclosed mask holes up to this fraction of the mask's area are filled (``test.fill_holes``)."""
+        return self.config.test.fill_holes
+
     def to_tensors(self, images: list[np.ndarray]) -> list[torch.Tensor]:
         """uint8 HWC arrays -> float CHW tensors in [0, 1] on the device."""
         out = []
@@ -84,7 +95,9 @@ class TorchvisionSegmenter:
         return math.ceil(h / d) * d, math.ceil(w / d) * d
 
     def predict(self, images: list[np.ndarray], score_threshold: float | None = None) -> list[Detections]:
-        """Images that become the same padded input share a model call, so what an image gets
+        """Detections scoring at least ``score_threshold`` (default: :attr:`score_threshold`),
+        masks with small holes filled (:attr:`fill_holes`), then duplicates across parts
+        suppressed (:attr:`duplicate_iou`), whatever the threshold (evaluation too). Images that become the same padded input share a model call, so what an image gets
         does not depend on which other images are in the batch (a landscape photo would pad a
         portrait one to a square and shift its results)."""
         threshold = self.score_threshold if score_threshold is None else score_threshold
@@ -101,8 +114,9 @@ class TorchvisionSegmenter:
                     chunk = members[start:start + self.batch_size]
                     outputs = self.forward([images[i] for i in chunk], threshold)
                     for i, out in zip(chunk, outputs):
-                        results[i] = Detections.from_torchvision(
-                            out, self.class_names, images[i].shape[:2], self.config.model.mask_threshold)
+                        det = Detections.from_torchvision(out, self.class_names, images[i].shape[:2],
+                                                          self.config.model.mask_threshold, self.fill_holes)
+                        results[i] = det.suppress_duplicates(self.duplicate_iou)
         finally:
             self.model.train(was_training)
         return results  # type: ignore[return-value]  # every slot is filled above

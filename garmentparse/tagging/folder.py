@@ -80,7 +80,7 @@ def tag_folder(
     sees each result as it is written.
 
     ``<out_jsonl>.run.json`` records how the output was made (model files with their sha256,
-    threshold, heads, language; each run's start, end and counts). ``resume`` with settings
+    threshold, duplicate_iou and fill_holes, heads, language; each run's start, end and counts). ``resume`` with settings
     that differ from that record raises :class:`ResumeError` instead of mixing results.
 
     :func:`garmentparse.tagging.ray_engine.tag_folder_ray` gives the same output from Ray Data actors.
@@ -195,14 +195,15 @@ def tag_batch(tagger: Tagger, batch: list[DecodedImage], root: Path,
 def tag(images: str | Path, detector: str | Path, out_jsonl: str | Path,
         classifier: str | Path | None = None, *, style: str | Path | None = None, device: str = "auto", amp: bool = True,
         score_threshold: float | None = None, top_k: int = 3, tta: bool = False,
-        csv_path: str | Path | None = None, overlays_dir: str | Path | None = None,
+        duplicate_iou: float | None = None, csv_path: str | Path | None = None, overlays_dir: str | Path | None = None,
         crops_dir: str | Path | None = None, batch_size: int = 4, workers: int = 2, lang: str = "en",
         resume: bool = False, on_progress: ProgressCallback | None = None,
         on_image: Callable[[TagResult], None] | None = None) -> TagSummary:
     """One-call tagging from checkpoint files: ``garmentparse.tag("photos/", "det.pt", "out.jsonl")``
     (``style``: a photo-level style classifier); the options are :meth:`Tagger.from_checkpoints`' and :func:`tag_folder`'s."""
     tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp, style=style,
-                                     score_threshold=score_threshold, top_k=top_k, tta=tta)
+                                     score_threshold=score_threshold, top_k=top_k, tta=tta,
+                                     duplicate_iou=duplicate_iou)
     return tag_folder(images, tagger, out_jsonl, csv_path=csv_path, overlays_dir=overlays_dir,
                       crops_dir=crops_dir, batch_size=batch_size, workers=workers, lang=lang,
                       resume=resume, on_progress=on_progress, on_image=on_image)

@@ -58,11 +58,12 @@ class CheckpointLoader:
     score_threshold: float | None = None
     top_k: int = 3
     tta: bool = False
+    duplicate_iou: float | None = None  # None: the detector config's test.duplicate_iou
 
     def load(self, device: str | None = None) -> Tagger:
         return Tagger.from_checkpoints(self.detector, self.classifier, device=device or self.device, amp=self.amp,
                                        style=self.style, score_threshold=self.score_threshold, top_k=self.top_k,
-                                       tta=self.tta)
+                                       tta=self.tta, duplicate_iou=self.duplicate_iou)
 
 
 @dataclass(frozen=True, kw_only=True)

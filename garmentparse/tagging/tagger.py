@@ -14,6 +14,9 @@ from garmentparse.masks import masked_crop, photo_region
 from garmentparse.structures import AttributeClassifier, AttributePrediction, Garment, Segmenter
 
 
+POSTPROCESSING = ("duplicate_iou", "fill_holes")  # segmenter settings the run record keeps (ours have them)
+
+
 @dataclass
 class TaggedImage:
     """Garments of one image, with the crops the classifier saw (when kept)."""
@@ -59,11 +62,12 @@ class Tagger:
     @classmethod
     def from_checkpoints(cls, detector: str | Path, classifier: str | Path | None = None, *,
                          device: str = "auto", amp: bool = True, style: str | Path | None = None,
-                         **kwargs: Any) -> Tagger:
-        """Load the models from their single-file checkpoints."""
+                         duplicate_iou: float | None = None, **kwargs: Any) -> Tagger:
+        """Load the models from their single-file checkpoints. ``duplicate_iou`` replaces the
+        detector config's ``test.duplicate_iou`` (``None``: keep it)."""
         from garmentparse.parsing.api import load_segmenter
 
-        segmenter = load_segmenter(detector, device=device, amp=amp)
+        segmenter = load_segmenter(detector, device=device, amp=amp, duplicate_iou=duplicate_iou)
         clf = style_clf = None
         if classifier is not None or style is not None:  # imported only when asked for
             from garmentparse.classifiers.predict import load_classifier
@@ -76,10 +80,12 @@ class Tagger:
         return tagger
 
     def settings(self, lang: str = "en") -> dict[str, Any]:
-        """Everything that decides what the output says: models (by sha256), thresholds, language."""
+        """Everything that decides what the output says: models (by sha256), thresholds, the
+        segmenter's mask post-processing (``duplicate_iou``, ``fill_holes``: where it has them), language."""
         threshold = self.segmenter.score_threshold if self.score_threshold is None else self.score_threshold
         style = {"style_heads": list(self.style.heads)} if self.style is not None else {}
-        return {**style, "models": {name: f["sha256"] for name, f in self.model_files.items()},
+        post = {k: getattr(self.segmenter, k) for k in POSTPROCESSING if hasattr(self.segmenter, k)}
+        return {**style, **post, "models": {name: f["sha256"] for name, f in self.model_files.items()},
                 "classes": list(self.segmenter.class_names),
                 "heads": self.heads, "score_threshold": threshold, "top_k": self.top_k, "tta": self.tta,
                 "crop_size": self.crop_size, "crop_background": self.crop_background, "lang": lang}

@@ -57,3 +57,19 @@ def test_unknown_backbone_fails_when_the_model_is_built():
 
     with pytest.raises(KeyError, match="unknown backend 'caffe'"):
         train_detector(cfg, "train.json", "images", "out")
+
+
+def test_detector_checkpoint_from_before_duplicate_suppression_gets_the_defaults(tmp_path):
+    """A config saved before test.duplicate_iou / test.fill_holes existed loads with their defaults."""
+    from garmentparse.config import to_dict
+    from garmentparse.parsing.config import DUPLICATE_IOU, FILL_HOLES
+
+    cfg = load_detector_config(DET_TINY)
+    old = to_dict(cfg)
+    del old["test"]["duplicate_iou"], old["test"]["fill_holes"]
+    path = tmp_path / "old.pt"
+    save_checkpoint(Checkpoint("detector", old, {"part": ["top", "bottom"]}, build_model(cfg, 3).state_dict(),
+                               {"iteration": 1}), path)
+    seg = load_segmenter(path, device="cpu")
+    assert (seg.duplicate_iou, seg.fill_holes) == (DUPLICATE_IOU, FILL_HOLES)
+    assert load_segmenter(path, device="cpu", duplicate_iou=0.0).duplicate_iou == 0.0

@@ -182,3 +182,22 @@ def test_unknown_detectron2_config_is_a_clear_error():
     typo = load_detector_config(D2_TINY, ["model.detectron2_overrides={MODEL.RPN.NMS_THRES: 0.6}"])
     with pytest.raises(ValueError, match="detectron2_overrides.*NMS_THRES"):
         detectron2_cfg(typo, 4)
+
+
+@pytest.mark.slow
+def test_suppresses_duplicates_and_fills_holes_like_torchvision(d2_run, ccp_dir):
+    from garmentparse.parsing.config import DUPLICATE_IOU, FILL_HOLES
+
+    photo = load_rgb(ccp_dir / "images" / "0003.jpg")
+    default = load_segmenter(d2_run["model"], device="cpu")
+    off = load_segmenter(d2_run["model"], device="cpu", duplicate_iou=0.0, fill_holes=0.0)
+    assert (default.duplicate_iou, default.fill_holes) == (DUPLICATE_IOU, FILL_HOLES)
+    assert (off.duplicate_iou, off.fill_holes) == (0.0, 0.0)
+    raw = off.predict([photo], score_threshold=0.0)[0]
+    kept = default.predict([photo], score_threshold=0.0)[0]
+    filled = Detections.from_binary(raw.boxes, raw.scores, raw.labels, raw.binary_masks(), raw.image_size,
+                                    FILL_HOLES)
+    expected = filled.suppress_duplicates(DUPLICATE_IOU)
+    assert raw.duplicate_pairs(DUPLICATE_IOU) > 0, "nothing to suppress in the fixture"
+    assert kept.labels == expected.labels and kept.masks == expected.masks and len(kept) < len(raw)
+    assert kept.duplicate_pairs(DUPLICATE_IOU) == 0

@@ -349,3 +349,17 @@ def test_resume_exit_code_judges_the_whole_output(models, ccp_dir, tmp_path):
     args[1], args[5] = str(only_broken), str(tmp_path / "b.jsonl")
     assert runner.invoke(build_app(), args).exit_code == 1
     assert runner.invoke(build_app(), [*args, "--resume"]).exit_code == 1
+
+
+def test_duplicate_iou_reaches_the_run_record_and_resume_checks_it(detector_run, ccp_dir, tmp_path):
+    photo = ccp_dir / "images" / "0021.jpg"
+    out = tmp_path / "dedupe.jsonl"
+    invoke("tag", photo, "--detector", detector_run["model"], "--out", out, "--score-threshold", SCORE,
+           "--duplicate-iou", "0.7", "--workers", "0")
+    settings = json.loads(run_record_path(out).read_text(encoding="utf-8"))["settings"]
+    assert settings["duplicate_iou"] == 0.7 and settings["fill_holes"] == 0.02
+    result = runner.invoke(build_app(), ["tag", str(photo), "--detector", str(detector_run["model"]), "--out",
+                                         str(out), "--score-threshold", SCORE, "--workers", "0", "--resume"])
+    assert result.exit_code == 2 and "duplicate_iou: 0.7 -> 0.5" in " ".join(result.output.split())
+    default = Tagger.from_checkpoints(detector_run["model"], device="cpu")
+    assert default.settings()["duplicate_iou"] == 0.5 == default.segmenter.duplicate_iou

@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from garmentparse import masks as mask_utils
 from garmentparse.checkpoint import Checkpoint, resolve_device, save_checkpoint
 from garmentparse.config import dump_yaml, to_dict
 from garmentparse.engine.pretrained import fetch_or_explain
@@ -255,6 +254,16 @@ class Detectron2Segmenter:
     def score_threshold(self) -> float:
         return self.config.test.score_threshold
 
+    @property
+    def duplicate_iou(self) -> float:
+        """As :attr:`TorchvisionSegmenter.duplicate_iou` (``test.duplicate_iou``)."""
+        return self.config.test.duplicate_iou
+
+    @property
+    def fill_holes(self) -> float:
+        """As :attr:`TorchvisionSegmenter.fill_holes` (``test.fill_holes``)."""
+        return self.config.test.fill_holes
+
     def _input(self, image: np.ndarray) -> dict[str, Any]:
         arr = image[:, :, ::-1] if self.input_format == "BGR" else image
         resized = self.resize.get_transform(arr).apply_image(np.ascontiguousarray(arr))
@@ -291,10 +300,11 @@ class Detectron2Segmenter:
         masks = inst.pred_masks.numpy() if inst.has("pred_masks") else np.zeros((0, *shape), bool)
         if masks.dtype != bool:  # probabilities (a config that pastes soft masks)
             masks = masks >= self.mask_threshold
-        return Detections(inst.pred_boxes.tensor.numpy().astype(np.float32),
-                          inst.scores.numpy().astype(np.float32),
-                          [self.class_names[int(c)] for c in inst.pred_classes.tolist()],
-                          [mask_utils.encode(mk.astype(np.uint8)) for mk in masks], shape)
+        det = Detections.from_binary(inst.pred_boxes.tensor.numpy().astype(np.float32),
+                                     inst.scores.numpy().astype(np.float32),
+                                     [self.class_names[int(c)] for c in inst.pred_classes.tolist()],
+                                     masks, shape, self.fill_holes)
+        return det.suppress_duplicates(self.duplicate_iou)  # after the score threshold, as torchvision's
 
 
 def _trainer_class() -> type:
