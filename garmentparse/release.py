@@ -29,6 +29,7 @@ from garmentparse.hashing import file_sha256
 ENTRY_POINT_GROUP = "garmentparse.models"
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+MODELS_DIR_ENV = "GARMENTPARSE_MODELS_DIR"
 TASKS = ("detector", "classifier", "embedder")
 WEIGHTS_PACKAGE = "garmentparse-models"  # the distribution in the repo's models/ folder
 MODEL_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
@@ -93,6 +94,9 @@ def read_manifest(folder: Path, package: str = "?") -> list[ReleaseModel]:
 def _installed_folders() -> list[tuple[str, Path]]:
     """(distribution, folder of its manifest) for every installed weights package."""
     folders = []
+    extra = os.environ.get(MODELS_DIR_ENV)  # your own manifest folder (e.g. on a cluster share), searched first
+    if extra:
+        folders.append((extra, Path(extra)))
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             folder = Path(str(resources.files(ep.value)))
@@ -100,14 +104,12 @@ def _installed_folders() -> list[tuple[str, Path]]:
             continue  # a broken weights package must not break the others
         dist = ep.dist.name if ep.dist is not None else ep.value
         folders.append((dist, folder))
-    extra = os.environ.get("GARMENTPARSE_MODELS_DIR")  # a folder with a manifest.json, e.g. on a cluster share
-    if extra:
-        folders.append((extra, Path(extra)))
     return folders
 
 
 @cache
-def _catalogue() -> dict[str, ReleaseModel]:
+def _catalogue(env: str | None) -> dict[str, ReleaseModel]:
+    """Name -> model over the weights folders (``env``: the value of $GARMENTPARSE_MODELS_DIR)."""
     models: dict[str, ReleaseModel] = {}
     for package, folder in _installed_folders():
         try:
@@ -120,9 +122,14 @@ def _catalogue() -> dict[str, ReleaseModel]:
     return models
 
 
+def catalogue() -> dict[str, ReleaseModel]:
+    """Every installed release model by name (found once per $GARMENTPARSE_MODELS_DIR value)."""
+    return _catalogue(os.environ.get(MODELS_DIR_ENV))
+
+
 def release_models(task: str | None = None) -> list[ReleaseModel]:
     """Installed release models (of one ``task``), in manifest order."""
-    return [m for m in _catalogue().values() if task is None or m.task == task]
+    return [m for m in catalogue().values() if task is None or m.task == task]
 
 
 def model_names(task: str | None = None) -> list[str]:
@@ -138,7 +145,7 @@ def _no_such_model(name: str, task: str | None) -> UnknownModelError:
 def get_model(name: str, task: str | None = None) -> ReleaseModel:
     """The release model called ``name``; :class:`UnknownModelError` lists the names there are,
     ValueError when it is a model of another task."""
-    model = _catalogue().get(name)
+    model = catalogue().get(name)
     if model is None:
         raise _no_such_model(name, task)
     if task is not None and model.task != task:
@@ -191,7 +198,7 @@ def resolve_model(ref: str | Path, task: str | None = None) -> Path:
     if path.is_file():
         return path
     text = str(ref)
-    if text in _catalogue() or looks_like_name(text):
+    if text in catalogue() or looks_like_name(text):
         return verify(get_model(text, task))
     raise FileNotFoundError(f"checkpoint not found: {path}")
 
@@ -199,7 +206,7 @@ def resolve_model(ref: str | Path, task: str | None = None) -> Path:
 def model_label(ref: str | Path) -> str | None:
     """The release name of ``ref`` when it is one (for run records), else None."""
     text = str(ref)
-    return text if text in _catalogue() and not Path(text).is_file() else None
+    return text if text in catalogue() and not Path(text).is_file() else None
 
 
 def reset_catalogue() -> None:
@@ -209,5 +216,5 @@ def reset_catalogue() -> None:
 
 
 __all__ = ["ENTRY_POINT_GROUP", "MANIFEST", "TASKS", "WEIGHTS_PACKAGE", "ReleaseModel", "UnknownModelError",
-           "WeightsHashError", "default_model", "get_model", "looks_like_name", "model_label", "model_names",
+           "WeightsHashError", "catalogue", "default_model", "get_model", "looks_like_name", "model_label", "model_names",
            "read_manifest", "release_models", "reset_catalogue", "resolve_model", "verify"]
