@@ -32,7 +32,6 @@ MANIFEST_FORMAT = 1
 MODELS_DIR_ENV = "GARMENTPARSE_MODELS_DIR"
 TASKS = ("detector", "classifier", "embedder")
 WEIGHTS_PACKAGE = "garmentparse-models"  # the distribution in the repo's models/ folder
-MODEL_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
 log = logging.getLogger(__name__)
 
 
@@ -186,8 +185,8 @@ def verify(model: ReleaseModel) -> Path:
 
 
 def looks_like_name(ref: str) -> bool:
-    """A bare word (no folder, no weights-file suffix) is taken for a model name."""
-    return "/" not in ref and os.sep not in ref and not ref.lower().endswith(MODEL_SUFFIXES)
+    """A bare word (no folder, no file suffix: ``ccp-lite0-detector``) is taken for a model name."""
+    return bool(ref) and "/" not in ref and os.sep not in ref and "." not in ref
 
 
 def resolve_model(ref: str | Path, task: str | None = None) -> Path:

@@ -95,7 +95,6 @@ def test_similar_command(crops_emb, detector_run, ccp_dir, tmp_path):
     assert out.exit_code == 1 and "no garment found" in out.output
     for args, message in ((["--item", "1", "-k", "500"], "larger than the collection"),
                           (["--item", "1", "--model", "lite0"], "another model"),
-                          (["--image", str(photo)], "needs --detector"),
                           ([], "exactly one of")):
         out = runner.invoke(app, ["similar", str(crops_emb), *args])
         assert out.exit_code == 2 and message in " ".join(out.output.split()), (args, out.output)
