@@ -84,11 +84,12 @@ def classifier(work: Path, model: Path, out: Path) -> dict[str, Any]:
     fp32 = run_json("eval", "classifier", model, "--manifest", test, "--device", "cpu")
     (out / "classifier.json").write_text(json.dumps({"test": plain, "test_tta": tta, "test_fp32": fp32}, indent=1))
     return {"held_out": accuracies(plain), "held_out_tta": accuracies(tta), "held_out_fp32": accuracies(fp32),
-            "held_out_per_head": plain["heads"]}
+            "held_out_per_head": plain.get("heads", plain)}
 
 
 def accuracies(result: dict[str, Any]) -> dict[str, float]:
-    return {f"{h} accuracy": round(v["accuracy"], 3) for h, v in result["heads"].items() if v.get("accuracy") is not None}
+    return {f"{h} accuracy": round(v["accuracy"], 3) for h, v in result.get("heads", result).items()
+            if isinstance(v, dict) and v.get("accuracy") is not None}
 
 
 def embedder(work: Path, model: Path, images: str, out: Path) -> dict[str, Any]:
@@ -122,7 +123,7 @@ def main() -> None:
         if stage == "detector":
             metrics = detector(args.work, args.images, out)
         elif stage == "classifier":
-            metrics = classifier(args.work, args.classifier or args.work / "cls-lite0-224" / "model.pt", out)
+            metrics = classifier(args.work, args.classifier or args.work / "cls-lite0-160" / "model.pt", out)
         else:
             metrics = embedder(args.work, args.embedder or args.work / "emb-release" / "model.pt", args.images, out)
         (args.work / f"metrics-{stage}.json").write_text(json.dumps(metrics, indent=1))

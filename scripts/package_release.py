@@ -75,12 +75,14 @@ def main() -> None:
         ckpt = load_checkpoint(source)
         if ckpt.kind != model["task"]:
             raise SystemExit(f"{source} is a {ckpt.kind}, release.yaml says {model['task']}")
-        fp16 = model["name"] not in args.fp32
-        target = package / f"{model['name']}.pt"
-        save_checkpoint(slim(ckpt, fp16), target)
         metrics = {}
         for path in model.get("metrics", []):
             metrics.update(json.loads((args.runs / path).read_text(encoding="utf-8")))
+        if ckpt.kind == "detector" and "duplicate_iou" in metrics:  # the threshold chosen on the dev photos
+            ckpt.config = {**ckpt.config, "test": {**ckpt.config.get("test", {}), "duplicate_iou": metrics["duplicate_iou"]}}
+        fp16 = model["name"] not in args.fp32
+        target = package / f"{model['name']}.pt"
+        save_checkpoint(slim(ckpt, fp16), target)
         fields = {k: v for k, v in model.items() if k not in ("source", "metrics")}
         entries.append({**fields, "file": target.name, "sha256": file_sha256(target),
                         "size_bytes": target.stat().st_size, "dtype": "float16" if fp16 else "float32",

@@ -7,7 +7,7 @@
 #     DATA: a folder with labels/ (K-Fashion-schema JSON) and images/ (default: the 900 shared CCP
 #           photos); a CCP root works through `garmentparse convert ccp` (set CCP=1), a K-Fashion folder as is.
 #     WORK: scratch folder for the runs (default: runs/release)
-#   Budgets (seconds, CPU): DET_BUDGET_S (5400), CLS_BUDGET_S (3000). Both trainings run side by
+#   Budgets (seconds, CPU): DET_BUDGET_S (5400), CLS_BUDGET_S (1500). Both trainings run side by
 #   side, one thread each (on 2 cores two OpenMP threads per process were slower in total).
 #
 # Splits, by photo: test = `split --val 0.1 --seed 0` of all photos (91 of the 900: the final
@@ -20,7 +20,7 @@ DATA=${1:-../shared/data/kfashion-ccp}
 WORK=${2:-runs/release}
 G=${GARMENTPARSE:-garmentparse}
 DET_BUDGET_S=${DET_BUDGET_S:-5400}
-CLS_BUDGET_S=${CLS_BUDGET_S:-3000}
+CLS_BUDGET_S=${CLS_BUDGET_S:-1500}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$WORK"
 
@@ -43,16 +43,16 @@ $G train detector --config configs/detection/lite0_fpn.yaml --train "$WORK/dev/t
   "input.min_size_train=[288,320,352]" input.max_size_train=512 input.min_size_test=352 input.max_size_test=512 \
   train.checkpoint_period=200 > "$WORK/det.log" 2>&1 &
 $G train classifier --config configs/classification/lite0.yaml --manifest "$WORK/crops/train/manifest.csv" \
-  --out "$WORK/cls-lite0-224" --device cpu --no-progress \
-  --set train.time_budget_s="$CLS_BUDGET_S" data.input_size=224 data.workers=1 \
+  --out "$WORK/cls-lite0-160" --device cpu --no-progress \
+  --set train.time_budget_s="$CLS_BUDGET_S" data.input_size=160 data.workers=1 \
   "model.heads=[{attribute: category}, {attribute: colour}]" > "$WORK/cls.log" 2>&1 &
 wait
 
 # embedder: an MLP projection on the release classifier's vectors of the training crops (seconds)
-$G embed "$WORK/crops/train/manifest.csv" --model "$WORK/cls-lite0-224/model.pt" --out "$WORK/emb/cls-train" \
+$G embed "$WORK/crops/train/manifest.csv" --model "$WORK/cls-lite0-160/model.pt" --out "$WORK/emb/cls-train" \
   --images "$IMAGES" --device cpu
 $G train embedder --embeddings "$WORK/emb/cls-train" --out "$WORK/emb-release" --device cpu
 
 # measurements: choices on dev/val, final figures on the test photos (docs/models.md)
-python scripts/measure_release.py "$WORK" --images "$IMAGES"
+python scripts/measure_release.py "$WORK" --images "$IMAGES" --classifier "$WORK/cls-lite0-160/model.pt"
 python scripts/package_release.py "$WORK"

@@ -1,7 +1,7 @@
 """Pictures for docs/models.md and the README: the release detector on held-out photos.
 
-- ``overlays.png``: truth (left) beside the release model's garments (right) for --show photos.
-- ``failures.png``: the held-out photos where the detector is most wrong (missed truth garments
+- ``overlays.jpg``: truth (left) beside the release model's garments (right) for --show photos.
+- ``failures.jpg``: the held-out photos where the detector is most wrong (missed truth garments
   + wrong garments, matched by mask IoU >= 0.5 with the same part), truth beside prediction,
   with a caption of what went wrong.
 
@@ -100,8 +100,8 @@ def main() -> None:
     failures = [pair(rgb, gt, parts, det, caption) for _, _, rgb, gt, parts, det, caption in scored[:args.failures]]
     args.out.mkdir(parents=True, exist_ok=True)
     if shown:
-        save_rgb(args.out / "overlays.png", grid(shown, 1))
-    save_rgb(args.out / "failures.png", grid(failures, 1))
+        save_rgb(args.out / "overlays.jpg", grid(shown, 1))
+    save_rgb(args.out / "failures.jpg", grid(failures, 1))
     perfect = sum(1 for s in scored if s[0] == 0)
     print(f"{perfect}/{len(scored)} held-out photos without an error; worst: "
           + "; ".join(f"{s[1]} ({s[0]})" for s in scored[:args.failures]))

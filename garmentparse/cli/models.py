@@ -44,11 +44,11 @@ def list_command(
         console.print("no release models installed (pip install garmentparse-models; `make setup` does it)")
         return
     table = Table(title="release models (* = default for its task)")
-    for column in ("name", "task", "backbone", "classes / heads", "size", "held out", "licence"):
+    for column in ("name", "task", "backbone", "classes / heads", "size", "held out"):
         table.add_column(column)
     for m in models:
         table.add_row(m.name + (" *" if m.default else ""), m.task, str(m.card.get("backbone", "")), _classes(m),
-                      f"{m.size_bytes / 2**20:.1f} MiB", _headline(m), str(m.card.get("licence", "")))
+                      f"{m.size_bytes / 2**20:.1f} MiB", _headline(m))
     console.print(table)
 
 

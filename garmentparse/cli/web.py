@@ -19,10 +19,10 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
     @root.command("serve")
     def serve(
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        detector: Optional[Path] = typer.Option(None, "--detector", exists=True, dir_okay=False,
-                                                help="Detector checkpoint: enables 'register a product'."),
-        classifier: Optional[Path] = typer.Option(None, "--classifier", exists=True, dir_okay=False,
-                                                  help="Attribute classifier checkpoint."),
+        detector: Optional[str] = typer.Option(None, "--detector", metavar="PATH|NAME",
+                                               help="Detector checkpoint or release model name: enables 'register a product'."),
+        classifier: Optional[str] = typer.Option(None, "--classifier", metavar="PATH|NAME",
+                                                 help="Attribute classifier checkpoint or release model name."),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
         port: int = typer.Option(8000, "--port", min=1, max=65535),
         uploads: Path = typer.Option(Path("garmentparse-uploads"), "--uploads", file_okay=False,
@@ -42,6 +42,9 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
 
         if classifier is not None and detector is None:
             raise typer.BadParameter("--classifier needs --detector", param_hint="--classifier")
+        from garmentparse.release import resolve_model
+
+        detector, classifier = (str(resolve_model(m)) if m else None for m in (detector, classifier))
         with _store(db) as store:
             if not store.users():
                 console.print("[yellow]note:[/yellow] no users yet: add one with "
