@@ -189,17 +189,30 @@ def looks_like_name(ref: str) -> bool:
     return bool(ref) and "/" not in ref and os.sep not in ref and "." not in ref
 
 
-def resolve_model(ref: str | Path, task: str | None = None) -> Path:
+def resolve_model(ref: str | Path, task: str | None = None, what: str = "checkpoint") -> Path:
     """The checkpoint file ``ref`` means: an existing file as it is, else a release model's
     verified file. A bare word that is no release name raises :class:`UnknownModelError`
-    listing the names; anything else that does not exist, FileNotFoundError."""
+    listing the names; anything else that does not exist, FileNotFoundError ``"{what} not found"``."""
     path = Path(ref).expanduser()
     if path.is_file():
         return path
     text = str(ref)
     if text in catalogue() or looks_like_name(text):
         return verify(get_model(text, task))
-    raise FileNotFoundError(f"checkpoint not found: {path}")
+    raise FileNotFoundError(f"{what} not found: {path}")
+
+
+def identify(ref: str | Path, task: str | None = None) -> tuple[Path, str]:
+    """``ref``'s file and sha256: a release model's from its verified manifest (no second
+    hashing), any other file's from its bytes."""
+    path = resolve_model(ref, task)
+    named = model_label(ref)
+    return path, catalogue()[named].sha256 if named else file_sha256(path)
+
+
+def model_or_default(ref: str | Path | None, task: str) -> str | Path:
+    """``ref``, or the default release model's name for ``task`` when ``ref`` is None."""
+    return default_model(task).name if ref is None else ref
 
 
 def model_label(ref: str | Path) -> str | None:
@@ -215,5 +228,5 @@ def reset_catalogue() -> None:
 
 
 __all__ = ["ENTRY_POINT_GROUP", "MANIFEST", "TASKS", "WEIGHTS_PACKAGE", "ReleaseModel", "UnknownModelError",
-           "WeightsHashError", "catalogue", "default_model", "get_model", "looks_like_name", "model_label", "model_names",
-           "read_manifest", "release_models", "reset_catalogue", "resolve_model", "verify"]
+           "WeightsHashError", "catalogue", "default_model", "get_model", "identify", "looks_like_name", "model_label", "model_names",
+           "model_or_default", "read_manifest", "release_models", "reset_catalogue", "resolve_model", "verify"]

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
+from package_release import half  # scripts/ is on sys.path when a script of it runs
 
 from garmentparse.checkpoint import load_checkpoint, save_checkpoint
 
@@ -38,7 +38,7 @@ def run_json(*args: object) -> dict[str, Any]:
 def fp16_copy(source: Path, target: Path) -> Path:
     """The checkpoint with fp16 weights (what the package ships), to measure what fp16 costs."""
     ckpt = load_checkpoint(source)
-    ckpt.state_dict = {k: v.half() if v.is_floating_point() else v for k, v in ckpt.state_dict.items()}
+    ckpt.state_dict = half(ckpt.state_dict)
     ckpt.extra = {}
     save_checkpoint(ckpt, target)
     return target
@@ -115,7 +115,6 @@ def main() -> None:
     parser.add_argument("--classifier", type=Path, default=None, help="classifier run's model.pt (default: the recipe's)")
     parser.add_argument("--embedder", type=Path, default=None, help="embedder model.pt (default: the recipe's)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
     out = args.work / "measure"
     out.mkdir(parents=True, exist_ok=True)
     stages = ("detector", "classifier", "embedder") if args.stage == "all" else (args.stage,)

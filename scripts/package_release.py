@@ -24,7 +24,7 @@ from garmentparse.checkpoint import Checkpoint, file_sha256, load_checkpoint, sa
 from garmentparse.release import MANIFEST, MANIFEST_FORMAT
 
 REPO = Path(__file__).resolve().parents[1]
-KEEP_EXTRA = ("iteration", "train_seconds", "untrained_heads", "base", "metrics", "history")
+KEEP_EXTRA = ("iteration", "train_seconds", "untrained_heads", "base", "metrics")  # not the optimiser, hooks, history
 
 
 def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -34,7 +34,7 @@ def half(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def slim(ckpt: Checkpoint, fp16: bool) -> Checkpoint:
     """The checkpoint without training state; fp16 weights (the embedder's base too)."""
-    extra: dict[str, Any] = {k: v for k, v in ckpt.extra.items() if k in KEEP_EXTRA and k != "history"}
+    extra: dict[str, Any] = {k: v for k, v in ckpt.extra.items() if k in KEEP_EXTRA}
     if fp16 and isinstance(extra.get("base"), dict) and "checkpoint" in extra["base"]:
         base = dict(extra["base"])
         base["checkpoint"] = {**base["checkpoint"], "state_dict": half(base["checkpoint"]["state_dict"])}

@@ -25,7 +25,9 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$WORK"
 
 if [ "${CCP:-0}" = 1 ]; then
-  $G convert ccp "$DATA" --out "$WORK/all.json"; IMAGES="$DATA/photos"
+  # CCP's own pixel masks (every pixel of a garment); they carry no colour labels: drop colour
+  # from the classifier's model.heads below for such a root (this path is not measured yet)
+  $G convert ccp "$DATA" --out "$WORK/all.json"; IMAGES="$DATA/photos"; [ -d "$IMAGES" ] || IMAGES="$DATA/images"
 else
   $G convert kfashion "$DATA/labels" --images "$DATA/images" --out "$WORK/all.json" --report "$WORK/convert-report.json"
   IMAGES="$DATA/images"

@@ -22,7 +22,7 @@ from torch import nn
 from garmentparse.engine.pretrained import LITE0_MEAN, LITE0_STD, fetch_or_explain
 from garmentparse.engine.state import unwrap_state
 from garmentparse.registry import Registry
-from garmentparse.release import looks_like_name, resolve_model
+from garmentparse.release import resolve_model
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet preprocessing
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -56,10 +56,7 @@ BACKBONES: Registry[BackboneFactory] = Registry("backbone")
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        if not looks_like_name(str(path)):
-            raise FileNotFoundError(f"backbone init file not found: {path}")
-        path = resolve_model(path, "classifier")  # a release classifier by name (sha256 checked)
+    path = resolve_model(path, "classifier", what="backbone init file")  # or a release classifier by name
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code runs
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error

@@ -40,10 +40,9 @@ def embed_command(
     if level not in ("garment", "photo"):
         raise typer.BadParameter("use garment or photo", param_hint="--level")
     setup_logging()
-    if model is None:
-        from garmentparse.release import default_model
+    from garmentparse.release import model_or_default
 
-        model = default_model("embedder").name
+    model = model_or_default(model, "embedder")
     try:
         with progress_bar("embed") as on_progress:
             summary = embed(source, model, out, level=level, images=images, index=index, target_recall=target_recall,
@@ -111,11 +110,9 @@ def similar_command(
             raise FileNotFoundError(f"query photo not found: {image}")
         finder = None
         if index.folder.manifest.level == "garment":
-            if detector is None:
-                from garmentparse.release import default_model
+            from garmentparse.release import model_or_default
 
-                detector = default_model("detector").name
-            finder = _tagger(index, detector, classifier, score_threshold, device)
+            finder = _tagger(index, model_or_default(detector, "detector"), classifier, score_threshold, device)
         results = index.search_photo(image, finder, k=k, same=fields, device=device)
         if not results:
             console.print(f"[yellow]no garment found in {escape(str(image))}[/yellow] (detector threshold "

@@ -15,15 +15,13 @@ from garmentparse.cli.common import console, duplicate_iou_option, print_json, p
 def release_pair(detector: str | None, classifier: str | None) -> tuple[str, str | None]:
     """No model named: the default release pair; only a classifier: the release detector with it;
     ``--classifier none``: no classifier."""
-    from garmentparse.release import default_model
+    from garmentparse.release import model_or_default
 
     if classifier is not None and classifier.lower() == "none":
-        return detector or default_model("detector").name, None
-    if detector is None:
-        if classifier is None:
-            classifier = default_model("classifier").name
-        detector = default_model("detector").name
-    return detector, classifier
+        return str(model_or_default(detector, "detector")), None
+    if detector is None and classifier is None:
+        classifier = model_or_default(None, "classifier")
+    return str(model_or_default(detector, "detector")), classifier and str(classifier)
 
 
 def tag_command(

@@ -42,9 +42,6 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
 
         if classifier is not None and detector is None:
             raise typer.BadParameter("--classifier needs --detector", param_hint="--classifier")
-        from garmentparse.release import resolve_model
-
-        detector, classifier = (str(resolve_model(m)) if m else None for m in (detector, classifier))
         with _store(db) as store:
             if not store.users():
                 console.print("[yellow]note:[/yellow] no users yet: add one with "

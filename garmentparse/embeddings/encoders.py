@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from garmentparse.checkpoint import Checkpoint, file_sha256, load_checkpoint, resolve_device
-from garmentparse.release import resolve_model
 from garmentparse.classifiers.data import MEAN, STD, background_fill
 from garmentparse.classifiers.predict import autocast, classifier_from_checkpoint, crop_batch
+from garmentparse.release import identify
 
 LITE0 = "lite0"
 EMBEDDER_KIND = "embedder"
@@ -163,9 +163,8 @@ def load_encoder(model: str | Path, device: str = "auto", amp: bool = True) -> E
     dev = resolve_device(device)
     if str(model) == LITE0:
         return lite0_encoder(dev, amp)
-    path = resolve_model(model)
+    path, sha = identify(model)
     ckpt = load_checkpoint(path)
-    sha = file_sha256(path)
     if ckpt.kind == "classifier":
         return classifier_encoder(ckpt, str(path.resolve()), sha, dev, amp)
     if ckpt.kind == EMBEDDER_KIND:
@@ -179,7 +178,7 @@ def model_sha256(model: str | Path) -> str:
         from garmentparse.engine.pretrained import lite0_checkpoint_path
 
         return file_sha256(lite0_checkpoint_path())
-    return file_sha256(resolve_model(model))
+    return identify(model)[1]
 
 
 __all__ = ["EMBEDDER_KIND", "LITE0", "MODEL_HELP", "PROJECTIONS", "Encoder", "ModelIdentity", "Normalise", "base_encoder",

@@ -30,8 +30,8 @@ from garmentparse.engine.pretrained import fetch_or_explain
 from garmentparse.engine.state import LoadReport, load_matching, unwrap_state
 from garmentparse.parsing.backbones import BackboneSpec, group_norm
 from garmentparse.parsing.config import DetectorConfig, ModelConfig, is_weights_path
-from garmentparse.release import looks_like_name, resolve_model
 from garmentparse.parsing.registry import BACKBONES
+from garmentparse.release import resolve_model
 
 
 def resolved_norm(model_cfg: ModelConfig) -> str:
@@ -159,10 +159,7 @@ def initialise(model: MaskRCNN, model_cfg: ModelConfig) -> LoadReport:
         weights = spec.coco()
         state = fetch_or_explain(lambda: weights.get_state_dict(progress=True), asked=asked)
         return load_matching(model, state, f"coco ({weights})")
-    path = Path(init).expanduser()
-    if not path.is_file() and not looks_like_name(init):
-        raise FileNotFoundError(f"model.init: weights file not found: {path}")
-    path = resolve_model(init, "detector")  # a file, or a release model by name (sha256 checked)
+    path = resolve_model(init, "detector", what="model.init: weights file")  # or a release model by name
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling errors come in many types

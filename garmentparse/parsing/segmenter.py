@@ -97,7 +97,9 @@ class TorchvisionSegmenter:
     def predict(self, images: list[np.ndarray], score_threshold: float | None = None) -> list[Detections]:
         """Detections scoring at least ``score_threshold`` (default: :attr:`score_threshold`),
         masks with small holes filled (:attr:`fill_holes`), then duplicates across parts
-        suppressed (:attr:`duplicate_iou`), whatever the threshold (evaluation too). Images that become the same padded input share a model call, so what an image gets
+        suppressed (:attr:`duplicate_iou`), whatever the threshold (evaluation too).
+
+        Images that become the same padded input share a model call, so what an image gets
         does not depend on which other images are in the batch (a landscape photo would pad a
         portrait one to a square and shift its results)."""
         threshold = self.score_threshold if score_threshold is None else score_threshold

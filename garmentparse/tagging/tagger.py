@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from garmentparse.checkpoint import file_sha256
-from garmentparse.release import model_label, resolve_model
 from garmentparse.masks import masked_crop, photo_region
+from garmentparse.release import identify, model_label
 from garmentparse.structures import AttributeClassifier, AttributePrediction, Garment, Segmenter
 
 
@@ -28,9 +27,9 @@ class TaggedImage:
 
 def model_file(ref: str | Path) -> dict[str, str]:
     """How a run record names a model: its file, sha256 and release name (when it is one)."""
-    path = resolve_model(ref)
+    path, sha256 = identify(ref)
     named = model_label(ref)
-    return {"path": str(path.resolve()), "sha256": file_sha256(path), **({"name": named} if named else {})}
+    return {"path": str(path.resolve()), "sha256": sha256, **({"name": named} if named else {})}
 
 
 class Tagger:
