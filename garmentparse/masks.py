@@ -58,6 +58,25 @@ def iou(a: list[RLE], b: list[RLE] | None = None) -> np.ndarray:
     return np.asarray(ious, dtype=float).reshape(len(a), len(b))
 
 
+def match(a: list[RLE], b: list[RLE], threshold: float = 0.5) -> list[tuple[int, int, float]]:
+    """One-to-one pairs ``(i, j, iou)`` of masks ``a[i]`` and ``b[j]`` with IoU >= ``threshold``,
+    greedy from the highest IoU (the usual detection matching); unpaired masks are left out."""
+    ious = iou(a, b)
+    pairs = []
+    used_a, used_b = set(), set()
+    order = np.argsort(-ious, axis=None, kind="stable") if ious.size else []
+    for flat in order:
+        i, j = divmod(int(flat), ious.shape[1])
+        if ious[i, j] < threshold:
+            break
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        pairs.append((i, j, float(ious[i, j])))
+    return pairs
+
+
 def fill_holes(binary: np.ndarray, max_fraction: float) -> np.ndarray:
     """``binary`` (H, W) with its enclosed holes filled where a hole is at most ``max_fraction``
     of the mask's area (0 = unchanged). A hole is background not connected (4-neighbours) to

@@ -54,3 +54,17 @@ def test_fill_holes_fills_blotches_and_keeps_real_gaps():
     edge = np.ones((10, 10), np.uint8)
     edge[0, 4] = 0  # background on the image border is outside, not a hole
     assert masks.fill_holes(edge, 0.5)[0, 4] == 0
+
+
+def test_match_pairs_masks_one_to_one_from_the_highest_iou():
+    def box(x0, y0, x1, y1):
+        m = np.zeros((20, 20), np.uint8)
+        m[y0:y1, x0:x1] = 1
+        return masks.encode(m)
+
+    a = [box(0, 0, 10, 10), box(10, 10, 20, 20), box(0, 10, 5, 20)]
+    b = [box(11, 10, 20, 20), box(0, 0, 10, 9), box(0, 0, 10, 10)]
+    pairs = masks.match(a, b, threshold=0.5)
+    assert [(i, j) for i, j, _ in pairs] == [(0, 2), (1, 0)]  # a[0] takes its exact twin, not b[1]
+    assert pairs[0][2] == 1.0 and 0.85 < pairs[1][2] < 0.95
+    assert masks.match(a, [], 0.5) == [] and masks.match([], b, 0.5) == []

@@ -124,6 +124,7 @@ class Garment(Base):
     mask_width: Mapped[int] = mapped_column(sa.Integer)
     mask_counts: Mapped[str] = mapped_column(sa.Text)  # COCO RLE counts string
     confidence: Mapped[float] = mapped_column(sa.Double)
+    margin: Mapped[float] = mapped_column(sa.Double, default=1.0, server_default="1")  # lowest head margin
     state: Mapped[str] = mapped_column(sa.String(16), default=PREDICTED)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -131,6 +132,7 @@ class Garment(Base):
         sa.UniqueConstraint("run_id", "photo_id", "position"),
         sa.Index("ix_garments_photo_id", "photo_id"),
         sa.Index("ix_garments_queue", "state", "confidence", "id"),  # review queue keyset
+        sa.Index("ix_garments_queue_margin", "state", "margin", "id"),  # review queue by uncertainty
         sa.Index("ix_garments_part_id", "part", "id"),  # gallery filtered by part
         sa.Index("ix_garments_state_id", "state", "id"),  # gallery filtered by state
         sa.Index("ix_garments_run_id_id", "run_id", "id"),  # gallery filtered by run
@@ -162,11 +164,13 @@ class Accepted(Base):
     head: Mapped[str] = mapped_column(sa.String(32))
     value: Mapped[str | None] = mapped_column(sa.String(256))  # "|"-joined for multi-label heads
     probability: Mapped[float | None] = mapped_column(sa.Double)  # the prediction's
+    margin: Mapped[float] = mapped_column(sa.Double, default=1.0, server_default="1")  # top-1 minus top-2 probability
     state: Mapped[str] = mapped_column(sa.String(16), default=PREDICTED)
     __table_args__ = (
         sa.UniqueConstraint("garment_id", "head"),
         sa.Index("ix_accepted_head_value_garment_id", "head", "value", "garment_id"),  # gallery label filter
         sa.Index("ix_accepted_head_state_probability", "head", "state", "probability", "garment_id"),  # queue by head
+        sa.Index("ix_accepted_head_state_margin", "head", "state", "margin", "garment_id"),  # queue by head margin
         sa.CheckConstraint(f"state IN {STATES}", name="state"),
     )
 
@@ -197,5 +201,24 @@ class User(Base):
     name: Mapped[str] = mapped_column(sa.String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(256))
     role: Mapped[str] = mapped_column(sa.String(16))
+    session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")  # bumped: sessions end
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (sa.CheckConstraint(f"role IN {ROLES}", name="role"),)
+
+
+class GarmentMatch(Base):
+    """One garment of run ``run_a`` matched (by mask IoU) to one of run ``run_b`` on the same photo;
+    either side is null for a garment the other run did not find. ``heads``: head -> [label of a,
+    label of b] where they differ (``part`` included); ``disagreements`` counts them."""
+
+    __tablename__ = "garment_matches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_a: Mapped[int] = mapped_column(sa.ForeignKey("tag_runs.id", ondelete="CASCADE"))
+    run_b: Mapped[int] = mapped_column(sa.ForeignKey("tag_runs.id", ondelete="CASCADE"))
+    photo_id: Mapped[int] = mapped_column(sa.ForeignKey("photos.id", ondelete="CASCADE"))
+    garment_a: Mapped[int | None] = mapped_column(sa.ForeignKey("garments.id", ondelete="CASCADE"), index=True)
+    garment_b: Mapped[int | None] = mapped_column(sa.ForeignKey("garments.id", ondelete="CASCADE"), index=True)
+    iou: Mapped[float] = mapped_column(sa.Double)
+    disagreements: Mapped[int] = mapped_column(sa.Integer)
+    heads: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    __table_args__ = (sa.Index("ix_garment_matches_pair", "run_a", "run_b", "disagreements", "id"),)
