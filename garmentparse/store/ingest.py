@@ -50,6 +50,19 @@ class _Garment(NamedTuple):
     def confidence(self) -> float:
         return min([self.score, *(probability for _, _, probability, _ in self.heads)])
 
+    @property
+    def margin(self) -> float:
+        """The lowest top-1 minus top-2 probability over the heads (1.0 when none has two)."""
+        return min([1.0, *(head_margin(top_k) for _, _, _, top_k in self.heads)])
+
+
+def head_margin(top_k: tuple[tuple[str, float], ...]) -> float:
+    """Top-1 minus top-2 probability of one head's top-k (1.0 with fewer than two)."""
+    if len(top_k) < 2:
+        return 1.0
+    first, second = sorted((p for _, p in top_k), reverse=True)[:2]
+    return first - second
+
 
 @dataclass
 class _Line:
@@ -405,7 +418,7 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
         if not todo:
             return
         _insert(conn, Garment.__table__, _GARMENT_COLUMNS, [
-            (ids[line.path], i, g.part, g.score, *g.box, *g.mask_size, g.counts, g.confidence)
+            (ids[line.path], i, g.part, g.score, *g.box, *g.mask_size, g.counts, g.confidence, g.margin)
             for line in todo for i, g in enumerate(line.garments)], run_id=run_id, state=PREDICTED, version=1,
             updated_at=utcnow())
         gids = {(pid, pos): gid for gid, pid, pos in conn.execute(
@@ -416,10 +429,10 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
             pid = ids[line.path]
             for i, g in enumerate(line.garments):
                 gid = gids[(pid, i)]
-                accepted.append((gid, PART_HEAD, g.part, g.score))
+                accepted.append((gid, PART_HEAD, g.part, g.score, 1.0))
                 for head, label, probability, top_k in g.heads:
                     predictions.append((gid, head, label, probability, top_k))
-                    accepted.append((gid, head, label, probability))
+                    accepted.append((gid, head, label, probability, head_margin(top_k)))
         _insert(conn, Prediction.__table__, _PREDICTION_COLUMNS, predictions, run_id=run_id)
         _insert(conn, Accepted.__table__, _ACCEPTED_COLUMNS, accepted, state=PREDICTED)
         report.counts["garments"] += len(gids)
@@ -428,9 +441,9 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
 
 _PHOTO_COLUMNS = ("path", "sha256", "size", "width", "height", "error")
 _GARMENT_COLUMNS = ("photo_id", "position", "part", "score", "x0", "y0", "x1", "y1", "mask_height", "mask_width",
-                    "mask_counts", "confidence")
+                    "mask_counts", "confidence", "margin")
 _PREDICTION_COLUMNS = ("garment_id", "head", "label", "probability", "top_k")
-_ACCEPTED_COLUMNS = ("garment_id", "head", "value", "probability")
+_ACCEPTED_COLUMNS = ("garment_id", "head", "value", "probability", "margin")
 
 
 def _insert(conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
