@@ -46,6 +46,9 @@ class ModelConfig:
     shared_dim: int = 512  # width of the shared dense block (split: shared_dense)
     shared_dropout: float = 0.3
     classes: Literal["seen", "all"] = "seen"  # class lists: values seen in training, or the whole vocabulary
+    # model.init is a classifier checkpoint: start from all of it (trunk and the heads it has, with
+    # its class lists) instead of its trunk only: continued training, as `retrain` does
+    warm_start: bool = False
     heads: list[HeadConfig] = field(default_factory=lambda: [
         HeadConfig("category"), HeadConfig("colour"), HeadConfig("sleeve_length"),
         HeadConfig("neckline"), HeadConfig("fit"), HeadConfig("print"),

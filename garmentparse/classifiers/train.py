@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from garmentparse.checkpoint import Checkpoint, resolve_device, save_checkpoint
+from garmentparse.checkpoint import Checkpoint, load_checkpoint, resolve_device, save_checkpoint
 from garmentparse.classifiers.config import ClassifierConfig
 from garmentparse.classifiers.data import (CropDataset, CropRecord, background_fill, build_vocabulary,
                                            infer_crop_size, load_crops, read_manifest, readable_crops,
@@ -118,6 +118,18 @@ def _describe(row: dict[str, Any]) -> str:
             + (f", val acc {acc}" if acc else "") + f" ({row['seconds']:.1f}s)")
 
 
+def _warm_start(config: ClassifierConfig, heads: list[str]) -> Checkpoint:
+    """The classifier checkpoint ``model.init`` names, checked to fit this config (``model.warm_start``)."""
+    ckpt = load_checkpoint(config.model.init, "classifier")
+    backbone = ckpt.config.get("model", {}).get("backbone")
+    if backbone != config.model.backbone:
+        raise ValueError(f"model.warm_start: {config.model.init} has backbone {backbone!r}, "
+                         f"this config {config.model.backbone!r}")
+    if not set(heads) & set(ckpt.vocabulary):
+        raise ValueError(f"model.warm_start: {config.model.init} has none of the heads {heads}")
+    return ckpt
+
+
 def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: str | Path, *,
                      val_manifest: str | Path | None = None, device: str = "auto", resume: bool = False,
                      on_progress: ProgressCallback | None = None) -> TrainResult:
@@ -154,6 +166,10 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
     mean, std = config.normalization()
     config.data.mean, config.data.std = list(mean), list(std)
     vocabulary, untrained = build_vocabulary(train_records, heads, config.model.classes)
+    warm = _warm_start(config, heads) if config.model.warm_start else None
+    if warm is not None:  # its class lists, so its heads fit; labels outside them count as missing
+        vocabulary.update({h: warm.vocabulary[h] for h in heads if h in warm.vocabulary})
+        untrained = [h for h in untrained if h not in warm.vocabulary]
     for head in untrained:
         logger.warning("head %r has no label in %s: kept untrained, left out of predictions", head, manifest)
     if len(train_records) < 2:
@@ -200,6 +216,11 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
                        "no validation crop has a label of a trained class", action="validation_off")
 
     model = MultiHeadClassifier.from_config(config, vocabulary).to(dev)
+    if warm is not None:
+        own = model.state_dict()
+        fits = {k: v for k, v in warm.state_dict.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(fits, strict=False)
+        logger.info("warm start from %s: %d of %d tensors", config.model.init, len(fits), len(own))
     channels_last = dev.type == "cuda" and config.train.channels_last
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -9,9 +9,9 @@ from garmentparse.store.db import DEFAULT_URL, SchemaOutdated, resolve_url
 from garmentparse.store.models import CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, REJECTED, ROLES, STATES
 from garmentparse.store.records import (CorrectionInfo, Dashboard, Decision, GalleryFilter, GarmentDetail,
                                         GarmentSummary, HeadValue, NotFound, Page, PhotoInfo, ProductInfo,
-                                        ReviewConflict, RunInfo, UserInfo)
+                                        ReviewConflict, ReviewedPhoto, RunInfo, UserInfo)
 
 __all__ = ["CONFIRMED", "CORRECTED", "DEFAULT_URL", "PART_HEAD", "PREDICTED", "REJECTED", "ROLES", "STATES",
            "CorrectionInfo", "Dashboard", "Decision", "GalleryFilter", "GarmentDetail", "GarmentSummary",
-           "HeadValue", "NotFound", "Page", "PhotoInfo", "ProductInfo", "ReviewConflict", "RunInfo",
+           "HeadValue", "NotFound", "Page", "PhotoInfo", "ProductInfo", "ReviewConflict", "ReviewedPhoto", "RunInfo",
            "SchemaOutdated", "Store", "UserInfo", "check_label", "garment_state", "resolve_url"]

@@ -18,7 +18,7 @@ from garmentparse.store.models import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTE
                                        Correction, Garment, Photo, Prediction, Product, TagRun, User, utcnow)
 from garmentparse.store.records import (CorrectionInfo, Dashboard, Decision, GalleryFilter, GarmentDetail,
                                         GarmentSummary, HeadValue, NotFound, Page, PhotoInfo, ProductInfo,
-                                        ReviewConflict, RunInfo, UserInfo)
+                                        ReviewConflict, ReviewedPhoto, RunInfo, UserInfo)
 
 REVIEWERS = ("reviewer", "admin")
 GALLERY_ORDERS = ("newest", "confidence")
@@ -130,6 +130,31 @@ class Store:
             return export_manifest(self.engine, out_dir, images_root, states=states, size=size,
                                    background=background, on_progress=on_progress)
         raise ValueError(f"unknown export format {fmt!r}: use coco or manifest")
+
+    def reviewed_photos(self) -> list[ReviewedPhoto]:
+        """Photos with any reviewed garment, by path; per photo the tag run whose review of it is
+        complete (newest first), else the run with the most reviewed garments there."""
+        reviewed = sa.select(Garment.photo_id).where(Garment.state != PREDICTED).distinct()
+        q = (sa.select(Garment.id, Garment.photo_id, Garment.run_id, Garment.state, Garment.mask_height,
+                       Garment.mask_width, Photo.path, Photo.width, Photo.height)
+             .join(Photo, Photo.id == Garment.photo_id).where(Garment.photo_id.in_(reviewed))
+             .order_by(Garment.photo_id, Garment.run_id, Garment.id))
+        groups: dict[tuple[int, int], list[sa.Row]] = {}
+        with self._read() as s:
+            for row in s.execute(q):
+                groups.setdefault((row.photo_id, row.run_id), []).append(row)
+        best: dict[int, tuple[tuple[bool, int, int], ReviewedPhoto]] = {}
+        for (photo_id, run_id), rows in groups.items():
+            kept = tuple(r.id for r in rows if r.state in (CONFIRMED, CORRECTED))
+            rejected = tuple(r.id for r in rows if r.state == REJECTED)
+            complete = len(kept) + len(rejected) == len(rows)
+            first = rows[0]
+            photo = ReviewedPhoto(photo_id, first.path, first.width or first.mask_width,
+                                  first.height or first.mask_height, run_id, kept, rejected, complete)
+            rank = (complete, len(kept) + len(rejected), run_id)
+            if photo_id not in best or rank > best[photo_id][0]:
+                best[photo_id] = (rank, photo)
+        return sorted((p for _, p in best.values() if p.kept or p.rejected), key=lambda p: p.path)
 
     # ------------------------------------------------------------------ reading
 

@@ -152,6 +152,23 @@ class ProductInfo:
     photo_ids: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ReviewedPhoto:
+    """A photo's reviewed garments in one tag run (the run with the most complete review of it):
+    ``kept`` confirmed or corrected garment ids, ``rejected`` ones (not garments); ``complete``
+    when no garment of that run on the photo is still unreviewed (its garments are then the
+    photo's whole truth: what the detector may learn from, rejected ones as background)."""
+
+    photo_id: int
+    path: str
+    width: int
+    height: int
+    run_id: int
+    kept: tuple[int, ...]
+    rejected: tuple[int, ...]
+    complete: bool
+
+
 class ReviewConflict(Exception):
     """Someone else changed the garment since ``expected`` was read: nothing was written.
     ``current`` is the garment now; ``changes`` the log entries made after ``expected``."""
