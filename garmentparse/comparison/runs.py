@@ -133,11 +133,12 @@ def _truth_part(ann: dict[str, Any], names: dict[int, str]) -> str | None:
 def read_truth(coco: str | Path | dict[str, Any], report: Report) -> dict[str, Photo]:
     """Reviewed garments (a COCO dataset, as ``export --format coco`` writes) by photo
     ``file_name``. Labels: the annotation's ``part`` (or its category's name) and its
-    ``attributes``; a fine category name as category gives its part and ``category``. An
-    annotation that cannot be used is a problem and is left out."""
+    ``attributes``; with fine categories (``convert --classes category``) the category's name is
+    also its ``category`` label and gives its part. An unusable annotation is a problem, left out."""
     data = load_coco(coco)
     where = str(coco) if not isinstance(coco, dict) else "truth"
     names = category_names(data)
+    fine = any(n not in vocab.PARTS for n in names.values())  # categories are K-Fashion's 21, not the parts
     by_image: dict[Any, list[dict[str, Any]]] = {}
     for ann in data.get("annotations") or []:
         by_image.setdefault(ann.get("image_id"), []).append(ann)
@@ -159,7 +160,7 @@ def read_truth(coco: str | Path | dict[str, Any], report: Report) -> dict[str, P
             attrs = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
             labels = {h_: normal_label(h_, v) for h_, v in attrs.items()}
             category = names.get(ann.get("category_id"))  # type: ignore[arg-type]
-            if category in vocab.CATEGORY_PART and "category" not in labels:
+            if fine and category in vocab.CATEGORY_PART and "category" not in labels:
                 labels["category"] = category
             x, y, bw, bh = ann.get("bbox") or masks.bbox_xywh(rle)
             garments.append(Instance(rle, (x, y, x + bw, y + bh), 1.0,
