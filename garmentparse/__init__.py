@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "make_map": "garmentparse.embeddings.projection", "cluster_folder": "garmentparse.embeddings.clusters",
     "assign_folder": "garmentparse.embeddings.clusters", "evaluate_retrieval": "garmentparse.embeddings.evaluate",
     "train_embedder": "garmentparse.embeddings.metric",
+    "compare_outputs": "garmentparse.comparison",
 }
 
 __all__ = ["__version__", *_EXPORTS]
