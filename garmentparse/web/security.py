@@ -1,10 +1,11 @@
 """Who is asking and may they: signed session cookies, CSRF tokens, roles, body size, headers.
 
 The session (Starlette's ``SessionMiddleware``: an itsdangerous-signed, HttpOnly, SameSite=Lax
-cookie) holds the user name and a random CSRF token. Every request that is not GET/HEAD must
-send that token back, as the ``csrf_token`` form field or the ``X-CSRF-Token`` header (htmx and
-fetch send the header); otherwise 403. The role is read from the database on each request, so
-``users set-role`` takes effect at once.
+cookie) holds the user's name, id and session version and a random CSRF token. Every request
+that is not GET/HEAD must send that token back, as the ``csrf_token`` form field or the
+``X-CSRF-Token`` header (htmx and fetch send the header); otherwise 403. The user is read from
+the database on each request: a session ends as soon as its user is removed or their role or
+password changes (the store bumps ``session_version``).
 """
 
 from __future__ import annotations
@@ -54,21 +55,26 @@ async def check_csrf(request: Request) -> None:
 
 
 def start_session(request: Request, user: UserInfo) -> None:
-    """Log ``user`` in with a fresh session (new CSRF token: no session fixation)."""
+    """Log ``user`` in with a fresh session (new CSRF token: no session fixation), bound to their
+    id and session version."""
     request.session.clear()
-    request.session.update(user=user.name, csrf=secrets.token_urlsafe(32))
+    request.session.update(user=user.name, uid=user.id, sv=user.session_version, csrf=secrets.token_urlsafe(32))
 
 
 def current_user(request: Request) -> UserInfo:
-    """The logged-in user (role as it is in the database now); :class:`LoginRequired` if none."""
+    """The logged-in user (role as it is in the database now); :class:`LoginRequired` if none, or
+    when the user was removed (and maybe re-added) or their role or password changed since."""
     name = request.session.get("user")
     if not name:
         raise LoginRequired
     try:
-        return request.app.state.store.user(name)
-    except NotFound:  # removed since they logged in
+        user = request.app.state.store.user(name)
+    except NotFound:
+        user = None
+    if user is None or request.session.get("uid") != user.id or request.session.get("sv") != user.session_version:
         request.session.clear()
-        raise LoginRequired from None
+        raise LoginRequired
+    return user
 
 
 def require(role: str) -> Callable[[Request], UserInfo]:

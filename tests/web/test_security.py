@@ -10,7 +10,7 @@ from PIL import Image
 from garmentparse.store import Store
 from garmentparse.web.images import UploadRejected, resolve_photo, store_upload
 
-from .conftest import CCP
+from .conftest import CCP, USERS, Client
 
 
 def _review(client, gid: int, **data):
@@ -70,10 +70,55 @@ def test_viewer_cannot_correct_register_manage_users_or_export(login):
     assert mina.get("/admin/users").status_code == 403 and mina.post("/export", {"format": "coco"}).status_code == 403
 
 
-def test_a_demoted_user_loses_rights_at_once(login, app):
+def _to_login(client, url: str = "/gallery") -> bool:
+    r = client.get(url, follow_redirects=False)
+    return r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def _replay(app, cookie: str) -> Client:
+    """A fresh client carrying an old session cookie."""
+    client = Client(app)
+    client.http.cookies.set("gp_session", cookie)
+    return client
+
+
+@pytest.mark.parametrize("change", ["demote", "remove", "re-add", "password"])
+def test_a_changed_or_removed_user_is_logged_out_at_once_and_the_old_cookie_stays_dead(login, app, change):
+    store = app.state.store
     mina = login("mina")
-    app.state.store.set_role("mina", "viewer")
-    assert _review(mina, 1, action="accept").status_code == 403
+    assert mina.get("/gallery").status_code == 200
+    cookie, token = mina.http.cookies["gp_session"], mina.token
+    if change == "demote":
+        store.set_role("mina", "viewer")
+    elif change == "password":
+        store.set_password("mina", "mina's new password")
+    else:
+        store.remove_user("mina")
+        if change == "re-add":
+            store.add_user("mina", USERS["mina"][0], "reviewer")
+    assert _to_login(mina) and _to_login(_replay(app, cookie))
+    stale = _replay(app, cookie)
+    stale.token = token  # the old session's own CSRF token: the request passes CSRF, not the login
+    r = stale.post("/garments/1/review", {"version": "1", "action": "accept", "mode": "page"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    if change != "remove":  # logging in again (elsewhere) does not revive the old cookie
+        password = "mina's new password" if change == "password" else None
+        assert login().login("mina", password).status_code == 303
+        assert _to_login(_replay(app, cookie))
+
+
+def test_setting_the_same_role_keeps_the_session(login, app):
+    mina = login("mina")
+    app.state.store.set_role("mina", "reviewer")
+    assert mina.get("/gallery").status_code == 200
+
+
+def test_an_admin_demoting_a_user_on_the_users_page_ends_their_session(login):
+    mina, ada = login("mina"), login("ada")
+    assert ada.post("/admin/users/role", {"name": "mina", "role": "viewer"}).status_code == 303
+    assert _to_login(mina)
+    assert ada.get("/admin/users").status_code == 200  # the admin's own session is untouched
+    assert mina.login("mina").status_code == 303 and _review(mina, 1, action="accept").status_code == 403
 
 
 @pytest.mark.parametrize("url", ["/static/../../etc/passwd", "/static/..%2f..%2fetc%2fpasswd",
