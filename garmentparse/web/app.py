@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from garmentparse.store import Store
 from garmentparse.web.routes import admin, auth, browse, collection, products, review
-from garmentparse.web.security import BodyLimit, LoginRequired, check_csrf, security_headers
+from garmentparse.web.security import BodyLimit, LoginRequired, LoginThrottle, check_csrf, security_headers
 from garmentparse.web.templating import is_htmx, render
 
 STATIC = Path(__file__).parent / "static"
@@ -25,19 +25,22 @@ SESSION_HOURS = 12
 def create_app(store_url: str, *, detector: str | Path | None = None, classifier: str | Path | None = None,
                secret: str | None = None, upload_dir: str | Path = "garmentparse-uploads",
                score_threshold: float | None = None, store: Store | None = None,
-               embeddings: str | Path | None = None) -> FastAPI:
+               embeddings: str | Path | None = None, login_throttle: LoginThrottle | None = None) -> FastAPI:
     """The app for the catalogue at ``store_url`` (migrated: ``garmentparse db upgrade``).
 
     With ``detector`` (and ``classifier``) the models are loaded on the CPU for product
     registration; without them that page says so. ``secret`` signs session cookies (random per
     process when not given: sessions end with the server). Uploads are kept in ``upload_dir``.
     ``embeddings``: an embedding folder of the catalogue's tag output; garment pages then show
-    their similar garments and ``/map`` the collection's map."""
+    their similar garments and ``/map`` the collection's map. ``login_throttle``: how failed logins
+    are slowed down (default: :class:`LoginThrottle`'s 5 free failures in 15 min, then 1 s doubling
+    to 15 min)."""
     app = FastAPI(title="garmentparse review", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(check_csrf)])
     app.state.store = store or Store.open(store_url)
     app.state.upload_dir = Path(upload_dir).resolve()
     app.state.upload_dir.mkdir(parents=True, exist_ok=True)
+    app.state.login_throttle = login_throttle or LoginThrottle()
     app.state.tagging = None
     if detector is not None:
         from garmentparse.web.tagging_service import TaggingService

@@ -11,8 +11,14 @@ password changes (the store bumps ``session_version``).
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import math
 import secrets
+import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -87,6 +93,98 @@ def require(role: str) -> Callable[[Request], UserInfo]:
         return user
 
     return dependency
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :meth:`LoginThrottle.attempt` says: ``retry_after`` > 0 means refused (wait that long);
+    ``failures``: failed logins in the window (the account's or the address's, the more);
+    ``delay``: the wait after this attempt should it fail."""
+
+    retry_after: float
+    failures: int
+    delay: float
+
+
+class LoginThrottle:
+    """Failed logins counted per login name and per client address over ``window`` seconds.
+
+    After ``free`` failures each further attempt must wait ``base`` seconds after the last one,
+    doubling with every failure up to ``cap``. An attempt counts as failed from the moment it is
+    let through (so parallel guesses cannot slip past) until :meth:`succeeded` clears the account
+    and that address's failures for it. Names that do not exist are throttled the same way. In
+    memory, per process, thread-safe; at most ``max_keys`` names and addresses (least recently
+    failed dropped first); ``clock`` (seconds) is injectable for tests."""
+
+    def __init__(self, *, free: int = 5, window: float = 900.0, base: float = 1.0, cap: float = 900.0,
+                 max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.free, self.window, self.base, self.cap, self.max_keys, self.clock = free, window, base, cap, max_keys, clock
+        self._keep = free + max(1, math.ceil(math.log2(max(cap / base, 1.0)))) + 1  # past that the delay is capped
+        self._failures: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()  # key -> (when, name), oldest first
+        self._lock = threading.Lock()
+
+    def attempt(self, name: str, address: str) -> Verdict:
+        """May ``name`` try a password from ``address`` now? If so the attempt is counted as failed."""
+        name, keys = name[:64], (f"n:{name[:64]}", f"a:{address_key(address)}")
+        with self._lock:
+            now = self.clock()
+            self._prune(now)
+            counts = [self._recent(key, now) for key in keys]
+            waits = [self._wait(key, n, now) for key, n in zip(keys, counts)]
+            if max(waits) > 0:
+                return Verdict(max(waits), max(counts), self._delay(max(counts)))
+            for key in keys:
+                self._failures.setdefault(key, deque(maxlen=self._keep)).append((now, name))
+                self._failures.move_to_end(key)
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+            failures = max(counts) + 1
+            return Verdict(0.0, failures, self._delay(failures))
+
+    def succeeded(self, name: str, address: str) -> None:
+        """``name`` logged in from ``address``: forget the account's failures and the address's for it."""
+        name = name[:64]
+        with self._lock:
+            self._failures.pop(f"n:{name}", None)
+            key = f"a:{address_key(address)}"
+            kept = deque(((t, n) for t, n in self._failures.get(key, ()) if n != name), maxlen=self._keep)
+            if kept:
+                self._failures[key] = kept
+            else:
+                self._failures.pop(key, None)
+
+    def _delay(self, failures: int) -> float:
+        return 0.0 if failures < self.free else min(self.cap, self.base * 2.0 ** (failures - self.free))
+
+    def _recent(self, key: str, now: float) -> int:
+        return sum(1 for t, _ in self._failures.get(key, ()) if now - t < self.window)
+
+    def _wait(self, key: str, failures: int, now: float) -> float:
+        entries = self._failures.get(key)
+        return max(0.0, entries[-1][0] + self._delay(failures) - now) if entries and failures else 0.0
+
+    def _prune(self, now: float) -> None:
+        while self._failures:  # least recently failed first: stop at the first one still in the window
+            key, entries = next(iter(self._failures.items()))
+            if now - entries[-1][0] < self.window:
+                return
+            del self._failures[key]
+
+
+def address_key(address: str) -> str:
+    """The throttle's key for a client address: IPv6 addresses by their /64 (one site's share)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the app sees it (the peer, or what a trusted proxy forwarded)."""
+    return request.client.host if request.client else "unknown"
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

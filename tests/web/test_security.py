@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
 
 from garmentparse.store import Store
 from garmentparse.web.images import UploadRejected, resolve_photo, store_upload
+from garmentparse.web.security import LoginThrottle, address_key
 
 from .conftest import CCP, USERS, Client
 
@@ -219,3 +223,119 @@ def test_sql_reaches_the_database_only_as_parameters(login, app):
         r = mina.get("/gallery", params={"q": q})
         assert r.status_code == 200 and "No garments match" in r.text
     assert Store.open(str(app.state.store.engine.url)).dashboard().garments > 0
+
+
+# ----------------------------------------------------------------------------- login throttling
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_throttle_lets_five_failures_through_then_doubles_the_wait_up_to_the_cap():
+    clock = Clock()
+    throttle = LoginThrottle(free=5, base=1.0, cap=8.0, window=900.0, clock=clock)
+    assert [throttle.attempt("ada", "10.0.0.1").retry_after for _ in range(5)] == [0.0] * 5
+    waits = []
+    for _ in range(6):
+        verdict = throttle.attempt("ada", "10.0.0.1")
+        waits.append(verdict.retry_after)
+        clock.now += verdict.retry_after
+        assert throttle.attempt("ada", "10.0.0.1").retry_after == 0.0  # let through after the wait (and failed)
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert throttle.attempt("ada", "10.0.0.2").retry_after == 8.0  # the account, from any address
+    assert throttle.attempt("mina", "10.0.0.1").retry_after == 8.0  # and the address, for any name
+    assert throttle.attempt("mina", "10.0.0.2").retry_after == 0.0
+    clock.now += 900.0  # a quiet window: forgotten
+    assert throttle.attempt("ada", "10.0.0.1").retry_after == 0.0
+
+
+def test_throttle_success_clears_the_account_and_the_address_for_it_only():
+    clock = Clock()
+    throttle = LoginThrottle(free=3, clock=clock)
+    for name in ("ada", "ada", "bob"):
+        throttle.attempt(name, "10.0.0.1")
+    throttle.succeeded("ada", "10.0.0.1")
+    assert throttle.attempt("ada", "10.0.0.1").failures == 2  # bob's failure and this attempt
+    assert throttle.attempt("bob", "10.0.0.1").retry_after == 0.0
+    assert throttle.attempt("carl", "10.0.0.1").retry_after > 0  # bob, ada, bob: the address has had 3
+
+
+def test_throttle_memory_is_bounded_and_old_entries_go():
+    clock = Clock()
+    throttle = LoginThrottle(max_keys=100, window=60.0, clock=clock)
+    for i in range(1000):
+        throttle.attempt(f"user{i}", f"10.0.{i // 250}.{i % 250}")
+    assert len(throttle._failures) <= 100
+    for _ in range(50):
+        throttle.attempt("ada", "10.9.9.9")
+    assert max(len(v) for v in throttle._failures.values()) <= throttle._keep
+    clock.now += 61.0
+    throttle.attempt("ada", "10.9.9.9")
+    assert len(throttle._failures) == 2
+
+
+def test_throttle_counts_parallel_attempts_before_their_passwords_are_checked():
+    throttle = LoginThrottle(free=5, clock=Clock())
+    barrier = threading.Barrier(16)
+
+    def attempt(_: int) -> bool:
+        barrier.wait()
+        return throttle.attempt("ada", "10.0.0.1").retry_after == 0.0
+
+    with ThreadPoolExecutor(16) as pool:
+        assert sum(pool.map(attempt, range(16))) == 5
+
+
+def test_ipv6_clients_are_throttled_by_their_slash_64():
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert address_key("::ffff:10.0.0.1") == "10.0.0.1" and address_key("testclient") == "testclient"
+
+
+@pytest.fixture
+def clock(app) -> Clock:
+    clock = Clock()
+    app.state.login_throttle = LoginThrottle(clock=clock)
+    return clock
+
+
+@pytest.mark.parametrize("name", ["ada", "nobody"])
+def test_login_is_throttled_with_429_and_retry_after_without_checking_the_password(login, app, clock, name,
+                                                                                    caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="garmentparse.web.auth")
+    c = login()
+    for _ in range(5):
+        assert c.login(name, "a wrong guess!").status_code == 401
+    checked = []
+    authenticate = app.state.store.authenticate
+    monkeypatch.setattr(app.state.store, "authenticate", lambda *a: checked.append(a) or authenticate(*a))
+    r = c.login(name, USERS.get(name, ("x",))[0])
+    assert r.status_code == 429 and r.headers["retry-after"] == "1" and not checked
+    assert "Too many failed logins. Wait 1 s and try again." in r.text
+    c.http.cookies.set("lang", "ko")
+    assert "로그인 실패가 너무 많습니다. 1초 후에 다시 시도하세요." in c.login(name, "a wrong guess!").text
+    clock.now += 1.0
+    if name == "ada":
+        assert c.login("ada").status_code == 303 and checked  # let through: the right password works
+        assert c.login("ada", "a wrong guess!").status_code == 401  # the counter was cleared
+    else:
+        assert c.login(name, "a wrong guess!").status_code == 401
+        assert c.login(name, "a wrong guess!").status_code == 429  # 2 s now
+    messages = [r.getMessage() for r in caplog.records if r.name == "garmentparse.web.auth"]
+    assert sum("login failed for" in m for m in messages) == 6
+    assert sum("login refused for" in m for m in messages) == (2 if name == "ada" else 3)
+    assert all(repr(name) in m and "testclient" in m for m in messages)
+    assert "(failures: 5, next attempt waits 1 s)" in messages[4] and "(failures: 5, retry in 1 s)" in messages[5]
+    assert not any("wrong guess" in m or "long password" in m for m in messages)  # never a password
+
+
+def test_a_throttled_client_address_is_refused_for_other_names_too(login, clock):
+    c = login()
+    for i in range(5):
+        assert c.login(f"guess{i}", "a wrong guess!").status_code == 401
+    assert c.login("mina").status_code == 429
+    clock.now += 1.0
+    assert c.login("mina").status_code == 303
