@@ -29,6 +29,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 ROLE_RANK = {"viewer": 0, "reviewer": 1, "admin": 2}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+HSTS_SECONDS = 365 * 86400
 # No inline script anywhere; style attributes only (htmx sets some while swapping); images are ours
 # (and blob: previews of files being uploaded).
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; "
@@ -182,6 +183,18 @@ def address_key(address: str) -> str:
     return str(ip)
 
 
+def trusted_proxies(text: str) -> tuple[str, ...]:
+    """``"10.0.0.1, 10.1.0.0/16"`` or ``"*"`` as a tuple; ValueError naming a bad entry."""
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    for item in items:
+        if item != "*":
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r} (use addresses, CIDRs or *)") from None
+    return items
+
+
 def client_address(request: Request) -> str:
     """The client's address as the app sees it (the peer, or what a trusted proxy forwarded)."""
     return request.client.host if request.client else "unknown"
@@ -230,7 +243,10 @@ async def _too_large(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def security_headers(headers: Any) -> None:
+def security_headers(headers: Any, *, https_only: bool = False) -> None:
+    """CSP and friends; with ``https_only`` also HSTS (browsers then use HTTPS only, for a year)."""
+    if https_only:
+        headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")

@@ -8,13 +8,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from garmentparse.store import Store
 from garmentparse.web.images import UploadRejected, resolve_photo, store_upload
 from garmentparse.web.security import LoginThrottle, address_key
 
-from .conftest import CCP, USERS, Client
+from .conftest import CCP, USERS, Client, csrf_of
 
 
 def _review(client, gid: int, **data):
@@ -339,3 +340,85 @@ def test_a_throttled_client_address_is_refused_for_other_names_too(login, clock)
     assert c.login("mina").status_code == 429
     clock.now += 1.0
     assert c.login("mina").status_code == 303
+
+
+# ----------------------------------------------------------------------------- HTTPS and proxies
+
+def _app(db_url, tmp_path, **kw):
+    from garmentparse.web import create_app
+
+    return create_app(db_url, secret="s", upload_dir=tmp_path / "up", **kw)
+
+
+def test_https_only_marks_the_cookies_secure_and_sends_hsts(db_url, tmp_path, login):
+    plain = login()
+    r = plain.login("mina")
+    assert "secure" not in r.headers["set-cookie"].lower()
+    assert "secure" not in plain.get("/lang/ko", follow_redirects=False).headers["set-cookie"].lower()
+    assert "strict-transport-security" not in plain.get("/login").headers
+    app = _app(db_url, tmp_path, https_only=True)
+    c = Client(app)
+    c.http.base_url = "https://127.0.0.1"  # Secure cookies go back over HTTPS only
+    r = c.login("mina")
+    assert r.status_code == 303 and "; secure" in r.headers["set-cookie"].lower()
+    assert c.get("/gallery").status_code == 200
+    assert "; secure" in c.get("/lang/ko", follow_redirects=False).headers["set-cookie"].lower()
+    assert c.get("/login").headers["strict-transport-security"] == "max-age=31536000"
+    app.state.store.close()
+
+
+def _throttled_address(app, peer: str, forwarded: str) -> str:
+    """The address the login throttle saw for a failed login from ``peer`` sending ``forwarded``."""
+    client = Client(app)
+    client.http = TestClient(app, base_url="http://127.0.0.1", client=(peer, 40000))
+    page = client.get("/login")
+    client.http.post("/login", data={"name": "mina", "password": "a wrong guess!", "csrf_token": csrf_of(page.text)},
+                     headers={"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https"})
+    keys = [k for k in app.state.login_throttle._failures if k.startswith("a:")]
+    app.state.login_throttle._failures.clear()
+    return keys[0][2:]
+
+
+def test_forwarded_headers_count_only_from_trusted_proxies(db_url, tmp_path, app):
+    assert _throttled_address(app, "198.51.100.7", "203.0.113.9") == "198.51.100.7"  # nothing trusted by default
+    assert _throttled_address(app, "127.0.0.1", "203.0.113.9") == "127.0.0.1"  # not even localhost
+    proxied = _app(db_url, tmp_path, trusted_proxies=("10.0.0.0/8", "192.0.2.1"))
+    assert _throttled_address(proxied, "10.1.2.3", "203.0.113.9") == "203.0.113.9"
+    assert _throttled_address(proxied, "192.0.2.1", "203.0.113.9, 10.0.0.4") == "203.0.113.9"
+    assert _throttled_address(proxied, "198.51.100.7", "203.0.113.9") == "198.51.100.7"  # a spoof from outside
+    proxied.state.store.close()
+    everyone = _app(db_url, tmp_path, trusted_proxies="*")
+    assert _throttled_address(everyone, "198.51.100.7", "203.0.113.9") == "203.0.113.9"
+    everyone.state.store.close()
+    with pytest.raises(ValueError, match="not an address or network: 'proxy.local'"):
+        _app(db_url, tmp_path, trusted_proxies="10.0.0.1, proxy.local")
+
+
+def test_a_spoofed_forwarded_for_does_not_dodge_the_throttle(app):
+    c = Client(app)
+    c.http = TestClient(app, base_url="http://127.0.0.1", client=("198.51.100.7", 40000))
+    for i in range(6):
+        page = c.get("/login")
+        r = c.http.post("/login", data={"name": f"guess{i}", "password": "a wrong guess!",
+                                        "csrf_token": csrf_of(page.text)}, headers={"X-Forwarded-For": f"203.0.113.{i}"})
+    assert r.status_code == 429
+
+
+def test_serve_trusts_no_forwarded_headers_by_default_and_checks_trust_proxy(db_url, tmp_path, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from garmentparse.cli import build_app
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    runner, cli, base = CliRunner(), build_app(), ["serve", "--db", db_url, "--uploads", str(tmp_path / "up")]
+    for extra, https_only in [([], False), (["--https-only", "--trust-proxy", "10.0.0.1,10.2.0.0/16"], True)]:
+        result = runner.invoke(cli, base + extra)
+        assert result.exit_code == 0, result.output
+        app, kw = calls[-1]
+        app.state.store.close()
+        assert kw["proxy_headers"] is False and app.state.https_only is https_only
+    assert "proxies trusted: 10.0.0.1, 10.2.0.0/16" in " ".join(result.output.split())
+    result = runner.invoke(cli, base + ["--trust-proxy", "proxy.local"])
+    assert result.exit_code != 0 and "not an address or network" in result.output and len(calls) == 2

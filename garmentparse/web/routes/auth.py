@@ -57,8 +57,9 @@ def logout(request: Request):
 
 
 @router.get("/lang/{code}")
-def set_language(code: str, next: str = "/"):
+def set_language(request: Request, code: str, next: str = "/"):
     response = RedirectResponse(safe_next(next), 303)
     if code in i18n.LANGS:
-        response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="lax")
+        response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="lax",
+                            secure=request.app.state.https_only)
     return response
