@@ -156,7 +156,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         role: str = typer.Argument(..., help="viewer, reviewer or admin."),
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     ) -> None:
-        """Change a user's role."""
+        """Change a user's role (a real change logs them out of the review app at once)."""
         with _store(db) as store:
             user = store.set_role(name, role)
         console.print(f"{escape(user.name)} is now {user.role}")

@@ -31,27 +31,42 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
                                                         help="Detector threshold for uploads (default: its config's)."),
         embeddings: Optional[Path] = typer.Option(None, "--embeddings", file_okay=False,
                                                   help="Embedding folder of the catalogue's tag output (garmentparse embed): garment pages show similar garments, /map shows the collection."),
+        https_only: bool = typer.Option(False, "--https-only",
+                                        help="Served over HTTPS (by a proxy): Secure cookies and a Strict-Transport-Security header."),
+        trust_proxy: str = typer.Option("", "--trust-proxy", metavar="ADDRS",
+                                        help="Comma-separated addresses / CIDRs (or *) of reverse proxies whose "
+                                             "X-Forwarded-For/-Proto are believed (default: none)."),
     ) -> None:
         """Serve the review app: browse, review queue, register products, dashboard, export.
 
         Log in with a user made by `garmentparse users add`. Sessions are signed with
-        $GARMENTPARSE_SECRET when set (else a random key: restarting logs everyone out)."""
+        $GARMENTPARSE_SECRET when set (else a random key: restarting logs everyone out). Behind an
+        HTTPS reverse proxy: --https-only --trust-proxy PROXY_ADDRESS."""
         import uvicorn
 
         from garmentparse.web import create_app
 
+        from garmentparse.web.security import trusted_proxies
+
         if classifier is not None and detector is None:
             raise typer.BadParameter("--classifier needs --detector", param_hint="--classifier")
+        try:
+            proxies = trusted_proxies(trust_proxy)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--trust-proxy") from None
         with _store(db) as store:
             if not store.users():
                 console.print("[yellow]note:[/yellow] no users yet: add one with "
                               "`garmentparse users add NAME --role admin`", highlight=False)
         app = create_app(_where(db), detector=detector, classifier=classifier, upload_dir=uploads,
                          secret=os.environ.get("GARMENTPARSE_SECRET") or None, score_threshold=score_threshold,
-                         embeddings=embeddings)
-        if host not in ("127.0.0.1", "localhost", "::1"):
+                         embeddings=embeddings, https_only=https_only, trusted_proxies=proxies)
+        if host not in ("127.0.0.1", "localhost", "::1") and not https_only:
             console.print(f"[yellow]note:[/yellow] listening on {escape(host)}: reachable from other machines; "
-                          "cookies are not marked Secure, put it behind HTTPS.", highlight=False)
+                          "cookies are not marked Secure: put it behind HTTPS and pass --https-only.", highlight=False)
         console.print(f"review app on http://{escape(host)}:{port}  (models: "
-                      f"{'loaded' if detector else 'none'})", highlight=False)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+                      f"{'loaded' if detector else 'none'}; proxies trusted: {escape(', '.join(proxies)) or 'none'})",
+                      highlight=False)
+        # the app reads forwarded headers itself (create_app's trusted_proxies): uvicorn's own
+        # default would believe X-Forwarded-For from 127.0.0.1
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -355,21 +356,24 @@ class Store:
         with self._write() as s:
             if s.scalar(sa.select(User.id).where(User.name == name)) is not None:
                 raise ValueError(f"user {name!r} exists")
-            user = User(name=name, password_hash=auth.hash_password(password), role=role, created_at=utcnow())
+            # a random first session version: SQLite may give a removed user's id to the next one added,
+            # and their old session cookies must not fit the new user
+            user = User(name=name, password_hash=auth.hash_password(password), role=role, created_at=utcnow(),
+                        session_version=secrets.randbelow(2**30))
             s.add(user)
             s.flush()
-            return UserInfo(user.id, user.name, user.role, user.created_at)
+            return _user_info(user)
 
     def users(self) -> list[UserInfo]:
         with self._read() as s:
-            return [UserInfo(u.id, u.name, u.role, u.created_at) for u in s.scalars(sa.select(User).order_by(User.name))]
+            return [_user_info(u) for u in s.scalars(sa.select(User).order_by(User.name))]
 
     def user(self, name: str) -> UserInfo:
         with self._read() as s:
             u = s.scalar(sa.select(User).where(User.name == name))
             if u is None:
                 raise NotFound(f"no user {name!r}")
-            return UserInfo(u.id, u.name, u.role, u.created_at)
+            return _user_info(u)
 
     def authenticate(self, name: str, password: str) -> UserInfo | None:
         """The user when ``password`` is theirs, else ``None`` (hashes are upgraded as needed)."""
@@ -385,21 +389,27 @@ class Store:
                 return None
             if rehash:
                 u.password_hash = auth.hash_password(password)
-            return UserInfo(u.id, u.name, u.role, u.created_at)
+            return _user_info(u)
 
     def set_role(self, name: str, role: str) -> UserInfo:
+        """Change a role; a real change ends the user's sessions (``session_version`` bumped)."""
         _check_role(role)
         with self._write() as s:
             u = _get_user(s, name)
-            u.role = role
-            return UserInfo(u.id, u.name, u.role, u.created_at)
+            if u.role != role:
+                u.role = role
+                u.session_version += 1
+            return _user_info(u)
 
     def set_password(self, name: str, password: str) -> None:
+        """A new password; the user's sessions end (``session_version`` bumped)."""
         from garmentparse.store import auth
 
         auth.check_password(password)
         with self._write() as s:
-            _get_user(s, name).password_hash = auth.hash_password(password)
+            u = _get_user(s, name)
+            u.password_hash = auth.hash_password(password)
+            u.session_version += 1
 
     def remove_user(self, name: str) -> None:
         """Delete a user; their log entries keep their name."""
@@ -468,6 +478,10 @@ class Store:
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: use {', '.join(ROLES)}")
+
+
+def _user_info(u: User) -> UserInfo:
+    return UserInfo(u.id, u.name, u.role, u.created_at, u.session_version)
 
 
 def _get_user(s: Session, name: str) -> User:

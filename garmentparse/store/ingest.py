@@ -460,6 +460,10 @@ def _insert(conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: l
     for i, name in enumerate(columns):
         convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         values[name] = [row[i] for row in rows] if convert is None else [convert(row[i]) for row in rows]
+    for column in table.c:  # scalar Python defaults the caller left out (inline() binds them too)
+        if column.name not in values and column.name not in same and column.default is not None \
+                and column.default.is_scalar:
+            same[column.name] = column.default.arg
     for name, value in same.items():
         convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         values[name] = itertools.repeat(value if convert is None else convert(value))

@@ -137,10 +137,13 @@ class Dashboard:
 
 @dataclass(frozen=True)
 class UserInfo:
+    """A user; ``session_version`` changes when their sessions must end (role or password changed)."""
+
     id: int
     name: str
     role: str
     created_at: datetime
+    session_version: int = 0
 
 
 @dataclass(frozen=True)

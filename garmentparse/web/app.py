@@ -4,6 +4,7 @@ CSRF, security headers and the routes together."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -11,10 +12,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from garmentparse.store import Store
 from garmentparse.web.routes import admin, auth, browse, collection, products, review
-from garmentparse.web.security import BodyLimit, LoginRequired, check_csrf, security_headers
+from garmentparse.web.security import (BodyLimit, LoginRequired, LoginThrottle, check_csrf, security_headers,
+                                       trusted_proxies as parse_proxies)
 from garmentparse.web.templating import is_htmx, render
 
 STATIC = Path(__file__).parent / "static"
@@ -25,19 +28,27 @@ SESSION_HOURS = 12
 def create_app(store_url: str, *, detector: str | Path | None = None, classifier: str | Path | None = None,
                secret: str | None = None, upload_dir: str | Path = "garmentparse-uploads",
                score_threshold: float | None = None, store: Store | None = None,
-               embeddings: str | Path | None = None) -> FastAPI:
+               embeddings: str | Path | None = None, login_throttle: LoginThrottle | None = None,
+               https_only: bool = False, trusted_proxies: str | Sequence[str] = ()) -> FastAPI:
     """The app for the catalogue at ``store_url`` (migrated: ``garmentparse db upgrade``).
 
     With ``detector`` (and ``classifier``) the models are loaded on the CPU for product
     registration; without them that page says so. ``secret`` signs session cookies (random per
     process when not given: sessions end with the server). Uploads are kept in ``upload_dir``.
     ``embeddings``: an embedding folder of the catalogue's tag output; garment pages then show
-    their similar garments and ``/map`` the collection's map."""
+    their similar garments and ``/map`` the collection's map. ``login_throttle``: how failed logins
+    are slowed down (default: :class:`LoginThrottle`'s 5 free failures in 15 min, then 1 s doubling
+    to 15 min). ``https_only``: cookies marked Secure and a Strict-Transport-Security header (serve
+    over HTTPS). ``trusted_proxies``: addresses or CIDRs (or ``"*"``) of reverse proxies whose
+    X-Forwarded-For / -Proto are believed; from any other peer they are ignored (none by default)."""
+    proxies = parse_proxies(trusted_proxies if isinstance(trusted_proxies, str) else ",".join(trusted_proxies))
     app = FastAPI(title="garmentparse review", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(check_csrf)])
     app.state.store = store or Store.open(store_url)
     app.state.upload_dir = Path(upload_dir).resolve()
     app.state.upload_dir.mkdir(parents=True, exist_ok=True)
+    app.state.login_throttle = login_throttle or LoginThrottle()
+    app.state.https_only = https_only
     app.state.tagging = None
     if detector is not None:
         from garmentparse.web.tagging_service import TaggingService
@@ -50,14 +61,17 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
         app.state.similar = SimilarGarments(embeddings, app.state.store)
 
     app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_hex(32), session_cookie="gp_session",
-                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=False)
+                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=https_only)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
 
     @app.middleware("http")
     async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response = await call_next(request)
-        security_headers(response.headers)
+        security_headers(response.headers, https_only=https_only)
         return response
+
+    if proxies:  # added last, so outermost: all else sees the client that the trusted proxy forwarded
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts="*" if "*" in proxies else list(proxies))
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

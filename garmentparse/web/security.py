@@ -1,17 +1,24 @@
 """Who is asking and may they: signed session cookies, CSRF tokens, roles, body size, headers.
 
 The session (Starlette's ``SessionMiddleware``: an itsdangerous-signed, HttpOnly, SameSite=Lax
-cookie) holds the user name and a random CSRF token. Every request that is not GET/HEAD must
-send that token back, as the ``csrf_token`` form field or the ``X-CSRF-Token`` header (htmx and
-fetch send the header); otherwise 403. The role is read from the database on each request, so
-``users set-role`` takes effect at once.
+cookie) holds the user's name, id and session version and a random CSRF token. Every request
+that is not GET/HEAD must send that token back, as the ``csrf_token`` form field or the
+``X-CSRF-Token`` header (htmx and fetch send the header); otherwise 403. The user is read from
+the database on each request: a session ends as soon as its user is removed or their role or
+password changes (the store bumps ``session_version``).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import math
 import secrets
+import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -22,6 +29,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 ROLE_RANK = {"viewer": 0, "reviewer": 1, "admin": 2}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+HSTS_SECONDS = 365 * 86400
 # No inline script anywhere; style attributes only (htmx sets some while swapping); images are ours
 # (and blob: previews of files being uploaded).
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'; "
@@ -54,21 +62,26 @@ async def check_csrf(request: Request) -> None:
 
 
 def start_session(request: Request, user: UserInfo) -> None:
-    """Log ``user`` in with a fresh session (new CSRF token: no session fixation)."""
+    """Log ``user`` in with a fresh session (new CSRF token: no session fixation), bound to their
+    id and session version."""
     request.session.clear()
-    request.session.update(user=user.name, csrf=secrets.token_urlsafe(32))
+    request.session.update(user=user.name, uid=user.id, sv=user.session_version, csrf=secrets.token_urlsafe(32))
 
 
 def current_user(request: Request) -> UserInfo:
-    """The logged-in user (role as it is in the database now); :class:`LoginRequired` if none."""
+    """The logged-in user (role as it is in the database now); :class:`LoginRequired` if none, or
+    when the user was removed (and maybe re-added) or their role or password changed since."""
     name = request.session.get("user")
     if not name:
         raise LoginRequired
     try:
-        return request.app.state.store.user(name)
-    except NotFound:  # removed since they logged in
+        user = request.app.state.store.user(name)
+    except NotFound:
+        user = None
+    if user is None or request.session.get("uid") != user.id or request.session.get("sv") != user.session_version:
         request.session.clear()
-        raise LoginRequired from None
+        raise LoginRequired
+    return user
 
 
 def require(role: str) -> Callable[[Request], UserInfo]:
@@ -81,6 +94,110 @@ def require(role: str) -> Callable[[Request], UserInfo]:
         return user
 
     return dependency
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What :meth:`LoginThrottle.attempt` says: ``retry_after`` > 0 means refused (wait that long);
+    ``failures``: failed logins in the window (the account's or the address's, the more);
+    ``delay``: the wait after this attempt should it fail."""
+
+    retry_after: float
+    failures: int
+    delay: float
+
+
+class LoginThrottle:
+    """Failed logins counted per login name and per client address over ``window`` seconds.
+
+    After ``free`` failures each further attempt must wait ``base`` seconds after the last one,
+    doubling with every failure up to ``cap``. An attempt counts as failed from the moment it is
+    let through (so parallel guesses cannot slip past) until :meth:`succeeded` clears the account
+    and that address's failures for it. Names that do not exist are throttled the same way. In
+    memory, per process, thread-safe; at most ``max_keys`` names and addresses (least recently
+    failed dropped first); ``clock`` (seconds) is injectable for tests."""
+
+    def __init__(self, *, free: int = 5, window: float = 900.0, base: float = 1.0, cap: float = 900.0,
+                 max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.free, self.window, self.base, self.cap, self.max_keys, self.clock = free, window, base, cap, max_keys, clock
+        self._keep = free + max(1, math.ceil(math.log2(max(cap / base, 1.0)))) + 1  # past that the delay is capped
+        self._failures: OrderedDict[str, deque[tuple[float, str]]] = OrderedDict()  # key -> (when, name), oldest first
+        self._lock = threading.Lock()
+
+    def attempt(self, name: str, address: str) -> Verdict:
+        """May ``name`` try a password from ``address`` now? If so the attempt is counted as failed."""
+        name, keys = name[:64], (f"n:{name[:64]}", f"a:{address_key(address)}")
+        with self._lock:
+            now = self.clock()
+            self._prune(now)
+            counts = [self._recent(key, now) for key in keys]
+            waits = [self._wait(key, n, now) for key, n in zip(keys, counts)]
+            if max(waits) > 0:
+                return Verdict(max(waits), max(counts), self._delay(max(counts)))
+            for key in keys:
+                self._failures.setdefault(key, deque(maxlen=self._keep)).append((now, name))
+                self._failures.move_to_end(key)
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+            failures = max(counts) + 1
+            return Verdict(0.0, failures, self._delay(failures))
+
+    def succeeded(self, name: str, address: str) -> None:
+        """``name`` logged in from ``address``: forget the account's failures and the address's for it."""
+        name = name[:64]
+        with self._lock:
+            self._failures.pop(f"n:{name}", None)
+            key = f"a:{address_key(address)}"
+            kept = deque(((t, n) for t, n in self._failures.get(key, ()) if n != name), maxlen=self._keep)
+            if kept:
+                self._failures[key] = kept
+            else:
+                self._failures.pop(key, None)
+
+    def _delay(self, failures: int) -> float:
+        return 0.0 if failures < self.free else min(self.cap, self.base * 2.0 ** (failures - self.free))
+
+    def _recent(self, key: str, now: float) -> int:
+        return sum(1 for t, _ in self._failures.get(key, ()) if now - t < self.window)
+
+    def _wait(self, key: str, failures: int, now: float) -> float:
+        entries = self._failures.get(key)
+        return max(0.0, entries[-1][0] + self._delay(failures) - now) if entries and failures else 0.0
+
+    def _prune(self, now: float) -> None:
+        while self._failures:  # least recently failed first: stop at the first one still in the window
+            key, entries = next(iter(self._failures.items()))
+            if now - entries[-1][0] < self.window:
+                return
+            del self._failures[key]
+
+
+def address_key(address: str) -> str:
+    """The throttle's key for a client address: IPv6 addresses by their /64 (one site's share)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def trusted_proxies(text: str) -> tuple[str, ...]:
+    """``"10.0.0.1, 10.1.0.0/16"`` or ``"*"`` as a tuple; ValueError naming a bad entry."""
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    for item in items:
+        if item != "*":
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r} (use addresses, CIDRs or *)") from None
+    return items
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the app sees it (the peer, or what a trusted proxy forwarded)."""
+    return request.client.host if request.client else "unknown"
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -126,7 +243,10 @@ async def _too_large(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def security_headers(headers: Any) -> None:
+def security_headers(headers: Any, *, https_only: bool = False) -> None:
+    """CSP and friends; with ``https_only`` also HSTS (browsers then use HTTPS only, for a year)."""
+    if https_only:
+        headers.setdefault("Strict-Transport-Security", f"max-age={HSTS_SECONDS}")
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")

@@ -180,3 +180,17 @@ def test_users_roles_and_passwords(store):
     assert store.garment(g.id).history[0].username == "joon"  # the log keeps who it was
     with pytest.raises(NotFound):
         store.remove_user("joon")
+
+
+def test_role_and_password_changes_bump_the_session_version(store):
+    start = store.user("mina").session_version
+    assert store.authenticate("mina", "mina's password").session_version == start
+    assert store.set_role("mina", "reviewer").session_version == start  # the same role: nothing changes
+    assert store.set_role("mina", "viewer").session_version == start + 1
+    store.set_password("mina", "a new password")
+    assert store.user("mina").session_version == start + 2
+    assert [u.session_version for u in store.users() if u.name == "mina"] == [start + 2]
+    old = store.user("mina")
+    store.remove_user("mina")
+    again = store.add_user("mina", "a new password", "viewer")
+    assert (again.id, again.session_version) != (old.id, old.session_version)  # ids may be reused (SQLite)

@@ -1,15 +1,19 @@
-"""Log in, log out, language."""
+"""Log in (throttled), log out, language."""
 
 from __future__ import annotations
+
+import logging
+import math
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from garmentparse.web import i18n
-from garmentparse.web.security import safe_next, start_session
+from garmentparse.web.security import LoginThrottle, client_address, safe_next, start_session
 from garmentparse.web.templating import lang_of, render
 
 router = APIRouter()
+log = logging.getLogger("garmentparse.web.auth")
 
 
 @router.get("/login")
@@ -19,12 +23,31 @@ def login_page(request: Request, next: str = "/"):
 
 @router.post("/login")
 def login(request: Request, name: str = Form(...), password: str = Form(...), next: str = Form("/")):
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address, lang = client_address(request), lang_of(request)
+    verdict = throttle.attempt(name, address)
+    if verdict.retry_after > 0:  # the password is not looked at
+        seconds = math.ceil(verdict.retry_after)
+        log.warning("login refused for %r from %s: throttled (failures: %d, retry in %d s)", name, address,
+                    verdict.failures, seconds)
+        response = render(request, "login.html", 429, next=safe_next(next), name=name,
+                          error=i18n.text("throttled", lang).format(wait=_duration(seconds, lang)))
+        response.headers["Retry-After"] = str(seconds)
+        return response
     user = request.app.state.store.authenticate(name, password)
     if user is None:
-        return render(request, "login.html", 401, next=safe_next(next), error=i18n.text("bad_login", lang_of(request)),
-                      name=name)
+        log.warning("login failed for %r from %s (failures: %d, next attempt waits %g s)", name, address,
+                    verdict.failures, verdict.delay)
+        return render(request, "login.html", 401, next=safe_next(next), error=i18n.text("bad_login", lang), name=name)
+    throttle.succeeded(name, address)
     start_session(request, user)
     return RedirectResponse(safe_next(next), 303)
+
+
+def _duration(seconds: int, lang: str) -> str:
+    if seconds < 120:
+        return i18n.text("seconds", lang).format(n=seconds)
+    return i18n.text("minutes", lang).format(n=math.ceil(seconds / 60))
 
 
 @router.post("/logout")
@@ -34,8 +57,9 @@ def logout(request: Request):
 
 
 @router.get("/lang/{code}")
-def set_language(code: str, next: str = "/"):
+def set_language(request: Request, code: str, next: str = "/"):
     response = RedirectResponse(safe_next(next), 303)
     if code in i18n.LANGS:
-        response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="lax")
+        response.set_cookie("lang", code, max_age=365 * 86400, httponly=True, samesite="lax",
+                            secure=request.app.state.https_only)
     return response
