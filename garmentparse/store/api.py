@@ -24,12 +24,13 @@ REVIEWERS = ("reviewer", "admin")
 GALLERY_ORDERS = ("newest", "confidence")
 _SUMMARY = (Garment.id, Garment.photo_id, Photo.path, Garment.run_id, Garment.part, Garment.score, Garment.x0,
             Garment.y0, Garment.x1, Garment.y1, Garment.confidence, Garment.state, Garment.version,
-            Garment.updated_at)
+            Garment.updated_at, Garment.margin)
 
 
 def _summary(row: sa.Row) -> GarmentSummary:
-    (gid, photo_id, path, run_id, part, score, x0, y0, x1, y1, conf, state, version, updated) = row
-    return GarmentSummary(gid, photo_id, path, run_id, part, score, (x0, y0, x1, y1), conf, state, version, updated)
+    (gid, photo_id, path, run_id, part, score, x0, y0, x1, y1, conf, state, version, updated, margin) = row
+    return GarmentSummary(gid, photo_id, path, run_id, part, score, (x0, y0, x1, y1), conf, state, version, updated,
+                          margin)
 
 
 def _correction(c: Correction) -> CorrectionInfo:
@@ -229,7 +230,7 @@ class Store:
         for a in s.scalars(sa.select(Accepted).where(Accepted.garment_id == garment_id).order_by(Accepted.id)):
             p = predicted.get(a.head)
             heads[a.head] = HeadValue(a.head, a.value, a.state, p.label if p else a.value,
-                                      a.probability, [(lab, prob) for lab, prob in (p.top_k if p else [])])
+                                      a.probability, [(lab, prob) for lab, prob in (p.top_k if p else [])], a.margin)
         history = [_correction(c) for c in s.scalars(
             sa.select(Correction).where(Correction.garment_id == garment_id).order_by(Correction.id))]
         mask = {"size": [row[-3], row[-2]], "counts": row[-1]}

@@ -32,10 +32,23 @@ class BadLine(ValueError):
         self.reason, self.detail = reason, detail
 
 
-# One head of one garment: (head, label, probability, top_k as ((label, probability), ...)).
+# One head of one garment: (head, label, probability, top_k as ((label, probability), ...), margin).
 # Plain tuples of plain values: the garbage collector stops tracking them, so a batch of parsed
 # lines waiting for the database does not keep it busy with full collections.
-_Head = tuple[str, str | None, float, tuple[tuple[str, float], ...]]
+_Head = tuple[str, str | None, float, tuple[tuple[str, float], ...], float]
+
+
+def margin(top_k: tuple[tuple[str, float], ...] | list) -> float:
+    """Top-1 minus top-2 probability of a head's top-k (1.0 when fewer than two: unknown)."""
+    if len(top_k) < 2:
+        return 1.0
+    first = second = 0.0
+    for _, p in top_k:
+        if p > first:
+            first, second = p, first
+        elif p > second:
+            second = p
+    return first - second
 
 
 class _Garment(NamedTuple):
@@ -48,7 +61,12 @@ class _Garment(NamedTuple):
 
     @property
     def confidence(self) -> float:
-        return min([self.score, *(probability for _, _, probability, _ in self.heads)])
+        return min([self.score, *(probability for _, _, probability, _, _ in self.heads)])
+
+    @property
+    def margin(self) -> float:
+        """The lowest head margin (1.0 without heads)."""
+        return min([1.0, *(m for *_, m in self.heads)])
 
 
 @dataclass
@@ -194,7 +212,7 @@ def _head(head: str, attr: Any, where: str, lang: str | None) -> _Head:
                       _number(t.get("probability"), f"{where}.top_k[{i}].probability", 0, 1)))
     if label is not None and len(label) > 256:
         raise BadLine("schema", f"{where}: label longer than 256 characters")
-    return head, label, prob, tuple(top_k)
+    return head, label, prob, tuple(top_k), margin(top_k)
 
 
 def _garment(g: Any, where: str, size: tuple[int | None, int | None], lang: str | None) -> _Garment:
@@ -344,7 +362,7 @@ def _well_formed_head(head: str, attr: Any) -> _Head | None:
         top_k.append((v, float(q)))
     if label is not None and len(label) > 256:
         return None
-    return head, label, float(prob), tuple(top_k)
+    return head, label, float(prob), tuple(top_k), margin(top_k)
 
 
 def _label_id(ids: dict[str, str], value: Any) -> str | None:
@@ -405,7 +423,7 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
         if not todo:
             return
         _insert(conn, Garment.__table__, _GARMENT_COLUMNS, [
-            (ids[line.path], i, g.part, g.score, *g.box, *g.mask_size, g.counts, g.confidence)
+            (ids[line.path], i, g.part, g.score, *g.box, *g.mask_size, g.counts, g.confidence, g.margin)
             for line in todo for i, g in enumerate(line.garments)], run_id=run_id, state=PREDICTED, version=1,
             updated_at=utcnow())
         gids = {(pid, pos): gid for gid, pid, pos in conn.execute(
@@ -416,10 +434,10 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
             pid = ids[line.path]
             for i, g in enumerate(line.garments):
                 gid = gids[(pid, i)]
-                accepted.append((gid, PART_HEAD, g.part, g.score))
-                for head, label, probability, top_k in g.heads:
+                accepted.append((gid, PART_HEAD, g.part, g.score, 1.0))  # the detector gives no top-k
+                for head, label, probability, top_k, m in g.heads:
                     predictions.append((gid, head, label, probability, top_k))
-                    accepted.append((gid, head, label, probability))
+                    accepted.append((gid, head, label, probability, m))
         _insert(conn, Prediction.__table__, _PREDICTION_COLUMNS, predictions, run_id=run_id)
         _insert(conn, Accepted.__table__, _ACCEPTED_COLUMNS, accepted, state=PREDICTED)
         report.counts["garments"] += len(gids)
@@ -428,9 +446,9 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
 
 _PHOTO_COLUMNS = ("path", "sha256", "size", "width", "height", "error")
 _GARMENT_COLUMNS = ("photo_id", "position", "part", "score", "x0", "y0", "x1", "y1", "mask_height", "mask_width",
-                    "mask_counts", "confidence")
+                    "mask_counts", "confidence", "margin")
 _PREDICTION_COLUMNS = ("garment_id", "head", "label", "probability", "top_k")
-_ACCEPTED_COLUMNS = ("garment_id", "head", "value", "probability")
+_ACCEPTED_COLUMNS = ("garment_id", "head", "value", "probability", "margin")
 
 
 def _insert(conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]],

@@ -45,6 +45,7 @@ class GarmentSummary:
     state: str
     version: int
     updated_at: datetime
+    margin: float = 1.0  # lowest head margin (top-1 minus top-2 probability)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class HeadValue:
     predicted: str | None
     probability: float | None
     top_k: list[tuple[str, float]] = field(default_factory=list)
+    margin: float = 1.0  # top-1 minus top-2 probability (1.0: unknown)
 
 
 @dataclass(frozen=True)
