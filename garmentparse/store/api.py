@@ -19,8 +19,8 @@ from garmentparse.store.models import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTE
                                        Correction, Garment, GarmentMatch, Photo, Prediction, Product, TagRun, User,
                                        utcnow)
 from garmentparse.store.records import (Comparison, CorrectionInfo, Dashboard, Decision, GalleryFilter, GarmentDetail,
-                                        GarmentSummary, HeadValue, MatchCounts, NotFound, Page, PhotoInfo,
-                                        ProductInfo, ReviewConflict, RunAccuracy, RunInfo, UserInfo)
+                                        GarmentMatchInfo, GarmentSummary, HeadValue, MatchCounts, NotFound, Page,
+                                        PhotoInfo, ProductInfo, ReviewConflict, RunAccuracy, RunInfo, UserInfo)
 
 REVIEWERS = ("reviewer", "admin")
 GALLERY_ORDERS = ("newest", "confidence")
@@ -191,7 +191,7 @@ class Store:
     def queue(self, *, part: str | None = None, run_id: int | None = None, head: str | None = None,
               order: str = "confidence", other_run: int | None = None, limit: int = 60,
               cursor: str | None = None) -> Page:
-        """Garments nobody has reviewed, in keyset pages of ``limit`` (``positions``: each item's cursor).
+        """Garments nobody has reviewed, in keyset pages of ``limit``.
 
         ``confidence``: lowest first; with ``head``, garments whose ``head`` is unreviewed, lowest
         probability of that head first. ``margin`` (uncertainty): smallest top-1 minus top-2
@@ -252,6 +252,14 @@ class Store:
         replaced, in one transaction). Labels compared are each run's predictions."""
         with self._write() as s:
             return _runs.match_runs(s, run_a, run_b, iou)
+
+    def garment_match(self, garment_id: int, other_run: int) -> GarmentMatchInfo | None:
+        """The stored match of a garment in ``other_run`` (see :meth:`match_runs`); ``None`` when
+        its run and ``other_run`` were not matched."""
+        with self._read() as s:
+            m = s.scalar(sa.select(GarmentMatch).where(GarmentMatch.garment_a == garment_id,
+                                                       GarmentMatch.run_b == other_run))
+            return _runs.match_info(m) if m is not None else None
 
     def compare(self, run_a: int, run_b: int, *, limit: int = 10, cursor: str | None = None) -> Comparison:
         """Two runs photo by photo, most label changes first (matched on first use); keyset pages."""
@@ -508,9 +516,8 @@ def _get_user(s: Session, name: str) -> User:
 
 def _queue_page(rows: Sequence[sa.Row], limit: int, position: Callable[[sa.Row], str]) -> Page:
     """A queue page of ``rows`` (summary columns, then the order key); ``position`` makes a row's cursor."""
-    positions = [position(r) for r in rows[:limit]]
     items = [_summary(r[:len(_SUMMARY)]) for r in rows[:limit]]
-    return Page(items, positions[-1] if len(rows) > limit else None, positions)
+    return Page(items, position(rows[limit - 1]) if len(rows) > limit else None)
 
 
 def _int_cursor(cursor: str) -> int:

@@ -92,12 +92,10 @@ class GarmentDetail:
 
 @dataclass(frozen=True)
 class Page:
-    """A keyset page: pass ``next_cursor`` back for the next page (``None``: last page).
-    ``positions`` (queue pages): each item's own cursor, to go on after that item."""
+    """A keyset page: pass ``next_cursor`` back for the next page (``None``: last page)."""
 
     items: list[GarmentSummary]
     next_cursor: str | None
-    positions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -188,13 +188,16 @@ def compare(s: Session, run_a: int, run_b: int, *, limit: int = 10, cursor: str 
     matches: dict[int, list[GarmentMatchInfo]] = {pid: [] for pid in ids}
     rows = s.scalars(sa.select(GarmentMatch).where(*_pair(run_a, run_b), GarmentMatch.photo_id.in_(ids))) if ids else []
     for m in rows:
-        matches[m.photo_id].append(GarmentMatchInfo(m.garment_a, m.garment_b, m.iou, m.disagreements,
-                                                    {h: (v[0], v[1]) for h, v in m.heads.items()}))
+        matches[m.photo_id].append(match_info(m))
     big = float("inf")
     photos = [PhotoComparison(pid, paths[pid], t, sorted(matches[pid], key=lambda m: (
         -m.disagreements, m.garment_a or big, m.garment_b or big))) for pid, t in page]
     next_cursor = f"{page[-1][1]}:{page[-1][0]}" if more else None
     return Comparison(run_a, run_b, pair_counts(s, run_a, run_b), photos, next_cursor)
+
+
+def match_info(m: GarmentMatch) -> GarmentMatchInfo:
+    return GarmentMatchInfo(m.garment_a, m.garment_b, m.iou, m.disagreements, {h: (v[0], v[1]) for h, v in m.heads.items()})
 
 
 def parse_cursor(cursor: str) -> tuple[int, int]:
@@ -258,13 +261,13 @@ def _score(tally: _Tally, run: int, on: list[_Garment], threshold: float) -> Non
 
 def model_names(models: dict[str, Any], record: dict[str, Any]) -> dict[str, tuple[str, str]]:
     """Role -> (name, sha256) of a run's models: the name from the run record's ``model_files``
-    (a release model's file is named after it; ``det/model.pt`` reads ``det/model``)."""
+    (a release model's file is named after it; ``det/model.pt`` reads ``det/model``; "" unknown)."""
     files = record.get("model_files") or {}
     out = {}
     for role, sha in models.items():
         f = files.get(role)
         ref = (f.get("name") or f.get("path")) if isinstance(f, dict) else f
-        name = role
+        name = ""
         if isinstance(ref, str) and ref:
             p = PurePath(ref)
             name = f"{p.parent.name}/{p.stem}" if p.stem in _GENERIC_STEMS and p.parent.name else p.stem
