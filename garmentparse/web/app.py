@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from garmentparse.store import Store
-from garmentparse.web.routes import admin, auth, browse, collection, products, review
+from garmentparse.web.routes import admin, auth, browse, collection, products, review, runs
 from garmentparse.web.security import BodyLimit, LoginRequired, check_csrf, security_headers
 from garmentparse.web.templating import is_htmx, render
 
@@ -77,7 +77,7 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
         template = "_message.html" if is_htmx(request) else "error.html"
         return render(request, template, exc.status_code, error=str(exc.detail), status=exc.status_code)
 
-    for module in (auth, browse, review, products, collection, admin):
+    for module in (auth, browse, review, products, collection, runs, admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
