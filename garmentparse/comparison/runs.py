@@ -115,7 +115,7 @@ def read_run(path: str | Path, report: Report) -> Run:
                 continue
             garments = tuple(
                 Instance({"size": list(g.mask_size), "counts": g.counts}, g.box, g.score,
-                         {PART: g.part, **{h: normal_label(h, label) for h, label, _, _ in g.heads}})
+                         {PART: g.part, **{h: normal_label(h, label) for h, label, *_ in g.heads}})
                 for g in line.garments)
             photos[line.path] = Photo(line.path, line.width, line.height, line.error, garments)
     runs = record.get("runs") if isinstance(record.get("runs"), list) else []

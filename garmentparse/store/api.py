@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,22 +15,26 @@ from garmentparse import vocab
 from garmentparse.progress import ProgressCallback
 from garmentparse.report import Report
 from garmentparse.store import db
+from garmentparse.store import runs as _runs
 from garmentparse.store.models import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, REJECTED, ROLES, Accepted,
-                                       Correction, Garment, Photo, Prediction, Product, TagRun, User, utcnow)
-from garmentparse.store.records import (CorrectionInfo, Dashboard, Decision, GalleryFilter, GarmentDetail,
-                                        GarmentSummary, HeadValue, NotFound, Page, PhotoInfo, ProductInfo,
-                                        ReviewConflict, ReviewedPhoto, RunInfo, UserInfo)
+                                       Correction, Garment, GarmentMatch, Photo, Prediction, Product, TagRun, User,
+                                       utcnow)
+from garmentparse.store.records import (Comparison, CorrectionInfo, Dashboard, Decision, GalleryFilter, GarmentDetail,
+                                        GarmentMatchInfo, GarmentSummary, HeadValue, MatchCounts, NotFound, Page,
+                                        PhotoInfo, ProductInfo, ReviewConflict, ReviewedPhoto, RunAccuracy, RunInfo, UserInfo)
 
 REVIEWERS = ("reviewer", "admin")
 GALLERY_ORDERS = ("newest", "confidence")
+QUEUE_ORDERS = ("confidence", "margin", "disagreement")
 _SUMMARY = (Garment.id, Garment.photo_id, Photo.path, Garment.run_id, Garment.part, Garment.score, Garment.x0,
             Garment.y0, Garment.x1, Garment.y1, Garment.confidence, Garment.state, Garment.version,
-            Garment.updated_at)
+            Garment.updated_at, Garment.margin)
 
 
 def _summary(row: sa.Row) -> GarmentSummary:
-    (gid, photo_id, path, run_id, part, score, x0, y0, x1, y1, conf, state, version, updated) = row
-    return GarmentSummary(gid, photo_id, path, run_id, part, score, (x0, y0, x1, y1), conf, state, version, updated)
+    (gid, photo_id, path, run_id, part, score, x0, y0, x1, y1, conf, state, version, updated, margin) = row
+    return GarmentSummary(gid, photo_id, path, run_id, part, score, (x0, y0, x1, y1), conf, state, version, updated,
+                          margin)
 
 
 def _correction(c: Correction) -> CorrectionInfo:
@@ -211,18 +215,29 @@ class Store:
         return Page(items, f"{last.confidence!r}:{last.id}" if order == "confidence" else str(last.id))
 
     def queue(self, *, part: str | None = None, run_id: int | None = None, head: str | None = None,
-              limit: int = 60, cursor: str | None = None) -> Page:
-        """Garments nobody has reviewed, lowest confidence first; keyset pages of ``limit``.
-        With ``head``: garments whose ``head`` is still unreviewed, lowest probability of that head first."""
+              order: str = "confidence", other_run: int | None = None, limit: int = 60,
+              cursor: str | None = None) -> Page:
+        """Garments nobody has reviewed, in keyset pages of ``limit``.
+
+        ``confidence``: lowest first; with ``head``, garments whose ``head`` is unreviewed, lowest
+        probability of that head first. ``margin`` (uncertainty): smallest top-1 minus top-2
+        probability first (of any head, or of ``head``). ``disagreement``: garments of ``run_id``
+        with the most heads that differ from their match in ``other_run`` first (ties by id);
+        the pair is matched on first use (:meth:`match_runs`)."""
+        if order not in QUEUE_ORDERS:
+            raise ValueError(f"unknown queue order {order!r}: use {', '.join(QUEUE_ORDERS)}")
+        if order == "disagreement":
+            if run_id is None or other_run is None or head:
+                raise ValueError("the disagreement queue needs a run and another run to compare with (and no head)")
+            return self._disagreement_queue(run_id, other_run, part, limit, cursor)
         q = sa.select(*_SUMMARY).join(Photo, Photo.id == Garment.photo_id)
         if head:
             q = q.join(Accepted, Accepted.garment_id == Garment.id).where(
                 Accepted.head == head, Accepted.state == PREDICTED, Garment.state != REJECTED)
-            key, gid_col = Accepted.probability, Accepted.garment_id
-            q = q.add_columns(Accepted.probability)
+            key, gid_col = (Accepted.probability if order == "confidence" else Accepted.margin), Accepted.garment_id
         else:
             q = q.where(Garment.state == PREDICTED)
-            key, gid_col = Garment.confidence, Garment.id
+            key, gid_col = (Garment.confidence if order == "confidence" else Garment.margin), Garment.id
         if part:
             q = q.where(Garment.part == part)
         if run_id is not None:
@@ -231,14 +246,61 @@ class Store:
             conf, gid = _queue_cursor(cursor)
             # "(key, id) > (conf, gid)" spelt so every database range-scans the index
             q = q.where(key >= conf, sa.or_(key > conf, gid_col > gid))
-        q = q.order_by(key, gid_col).limit(limit + 1)
+        q = q.add_columns(key).order_by(key, gid_col).limit(limit + 1)
         with self._read() as s:
             rows = s.execute(q).all()
-        items = [_summary(r[:len(_SUMMARY)]) for r in rows[:limit]]
-        if len(rows) <= limit:
-            return Page(items, None)
-        last_key = rows[limit - 1][-1] if head else items[-1].confidence
-        return Page(items, f"{last_key!r}:{items[-1].id}")
+        return _queue_page(rows, limit, lambda row: f"{row[-1]!r}:{row[0]}")
+
+    def _disagreement_queue(self, run_a: int, run_b: int, part: str | None, limit: int, cursor: str | None) -> Page:
+        with self._read() as s:
+            matched = _runs.has_matches(s, run_a, run_b)
+        if not matched:
+            self.match_runs(run_a, run_b)
+        pair = (GarmentMatch.run_a == run_a, GarmentMatch.run_b == run_b)
+        q = (sa.select(*_SUMMARY, GarmentMatch.disagreements).join(GarmentMatch, GarmentMatch.garment_a == Garment.id)
+             .join(Photo, Photo.id == Garment.photo_id).where(*pair, Garment.state == PREDICTED))
+        if part:
+            q = q.where(Garment.part == part)
+        most = sa.select(sa.func.max(GarmentMatch.disagreements)).where(*pair)
+        rows: list[sa.Row] = []
+        with self._read() as s:
+            # one disagreement count at a time, ids ascending: each step range-scans the pair's index
+            level, after = _runs.parse_cursor(cursor) if cursor is not None else (s.scalar(most), 0)
+            while level is not None and len(rows) <= limit:
+                rows += s.execute(q.where(GarmentMatch.disagreements == level, GarmentMatch.garment_a > after)
+                                  .order_by(GarmentMatch.garment_a).limit(limit + 1 - len(rows))).all()
+                level, after = s.scalar(most.where(GarmentMatch.disagreements < level)), 0
+        return _queue_page(rows, limit, lambda row: f"{row[-1]}:{row[0]}")
+
+    def match_runs(self, run_a: int, run_b: int, *, iou: float = 0.5) -> MatchCounts:
+        """Match the garments of ``run_a`` to those of ``run_b`` by mask IoU on every photo both have
+        garments on and store the pairs (``garment_matches``; the pair's earlier rows are
+        replaced, in one transaction). Labels compared are each run's predictions."""
+        with self._write() as s:
+            return _runs.match_runs(s, run_a, run_b, iou)
+
+    def garment_match(self, garment_id: int, other_run: int) -> GarmentMatchInfo | None:
+        """The stored match of a garment in ``other_run`` (see :meth:`match_runs`); ``None`` when
+        its run and ``other_run`` were not matched."""
+        with self._read() as s:
+            m = s.scalar(sa.select(GarmentMatch).where(GarmentMatch.garment_a == garment_id,
+                                                       GarmentMatch.run_b == other_run))
+            return _runs.match_info(m) if m is not None else None
+
+    def compare(self, run_a: int, run_b: int, *, limit: int = 10, cursor: str | None = None) -> Comparison:
+        """Two runs photo by photo, most label changes first (matched on first use); keyset pages."""
+        with self._read() as s:
+            matched = _runs.has_matches(s, run_a, run_b)
+        if not matched:
+            self.match_runs(run_a, run_b)
+        with self._read() as s:
+            return _runs.compare(s, run_a, run_b, limit=limit, cursor=cursor)
+
+    def run_accuracy(self, *, iou: float = 0.5) -> list[RunAccuracy]:
+        """Each tag run's accuracy per head and detection recall against reviewed truth; see
+        :func:`garmentparse.store.runs.run_accuracy`."""
+        with self._read() as s:
+            return _runs.run_accuracy(s, iou)
 
     def garment(self, garment_id: int) -> GarmentDetail:
         """One garment with every head (accepted value, state, prediction) and its history."""
@@ -255,7 +317,7 @@ class Store:
         for a in s.scalars(sa.select(Accepted).where(Accepted.garment_id == garment_id).order_by(Accepted.id)):
             p = predicted.get(a.head)
             heads[a.head] = HeadValue(a.head, a.value, a.state, p.label if p else a.value,
-                                      a.probability, [(lab, prob) for lab, prob in (p.top_k if p else [])])
+                                      a.probability, [(lab, prob) for lab, prob in (p.top_k if p else [])], a.margin)
         history = [_correction(c) for c in s.scalars(
             sa.select(Correction).where(Correction.garment_id == garment_id).order_by(Correction.id))]
         mask = {"size": [row[-3], row[-2]], "counts": row[-1]}
@@ -489,6 +551,12 @@ def _get_user(s: Session, name: str) -> User:
     if u is None:
         raise NotFound(f"no user {name!r}")
     return u
+
+
+def _queue_page(rows: Sequence[sa.Row], limit: int, position: Callable[[sa.Row], str]) -> Page:
+    """A queue page of ``rows`` (summary columns, then the order key); ``position`` makes a row's cursor."""
+    items = [_summary(r[:len(_SUMMARY)]) for r in rows[:limit]]
+    return Page(items, position(rows[limit - 1]) if len(rows) > limit else None)
 
 
 def _int_cursor(cursor: str) -> int:

@@ -32,10 +32,23 @@ class BadLine(ValueError):
         self.reason, self.detail = reason, detail
 
 
-# One head of one garment: (head, label, probability, top_k as ((label, probability), ...)).
+# One head of one garment: (head, label, probability, top_k as ((label, probability), ...), margin).
 # Plain tuples of plain values: the garbage collector stops tracking them, so a batch of parsed
 # lines waiting for the database does not keep it busy with full collections.
-_Head = tuple[str, str | None, float, tuple[tuple[str, float], ...]]
+_Head = tuple[str, str | None, float, tuple[tuple[str, float], ...], float]
+
+
+def margin(top_k: tuple[tuple[str, float], ...] | list) -> float:
+    """Top-1 minus top-2 probability of a head's top-k (1.0 when fewer than two: unknown)."""
+    if len(top_k) < 2:
+        return 1.0
+    first = second = 0.0
+    for _, p in top_k:
+        if p > first:
+            first, second = p, first
+        elif p > second:
+            second = p
+    return first - second
 
 
 class _Garment(NamedTuple):
@@ -48,20 +61,12 @@ class _Garment(NamedTuple):
 
     @property
     def confidence(self) -> float:
-        return min([self.score, *(probability for _, _, probability, _ in self.heads)])
+        return min([self.score, *(probability for _, _, probability, _, _ in self.heads)])
 
     @property
     def margin(self) -> float:
-        """The lowest top-1 minus top-2 probability over the heads (1.0 when none has two)."""
-        return min([1.0, *(head_margin(top_k) for _, _, _, top_k in self.heads)])
-
-
-def head_margin(top_k: tuple[tuple[str, float], ...]) -> float:
-    """Top-1 minus top-2 probability of one head's top-k (1.0 with fewer than two)."""
-    if len(top_k) < 2:
-        return 1.0
-    first, second = sorted((p for _, p in top_k), reverse=True)[:2]
-    return first - second
+        """The lowest head margin (1.0 without heads)."""
+        return min([1.0, *(m for *_, m in self.heads)])
 
 
 @dataclass
@@ -207,7 +212,7 @@ def _head(head: str, attr: Any, where: str, lang: str | None) -> _Head:
                       _number(t.get("probability"), f"{where}.top_k[{i}].probability", 0, 1)))
     if label is not None and len(label) > 256:
         raise BadLine("schema", f"{where}: label longer than 256 characters")
-    return head, label, prob, tuple(top_k)
+    return head, label, prob, tuple(top_k), margin(top_k)
 
 
 def _garment(g: Any, where: str, size: tuple[int | None, int | None], lang: str | None) -> _Garment:
@@ -357,7 +362,7 @@ def _well_formed_head(head: str, attr: Any) -> _Head | None:
         top_k.append((v, float(q)))
     if label is not None and len(label) > 256:
         return None
-    return head, label, float(prob), tuple(top_k)
+    return head, label, float(prob), tuple(top_k), margin(top_k)
 
 
 def _label_id(ids: dict[str, str], value: Any) -> str | None:
@@ -429,10 +434,10 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
             pid = ids[line.path]
             for i, g in enumerate(line.garments):
                 gid = gids[(pid, i)]
-                accepted.append((gid, PART_HEAD, g.part, g.score, 1.0))
-                for head, label, probability, top_k in g.heads:
+                accepted.append((gid, PART_HEAD, g.part, g.score, 1.0))  # the detector gives no top-k
+                for head, label, probability, top_k, m in g.heads:
                     predictions.append((gid, head, label, probability, top_k))
-                    accepted.append((gid, head, label, probability, head_margin(top_k)))
+                    accepted.append((gid, head, label, probability, m))
         _insert(conn, Prediction.__table__, _PREDICTION_COLUMNS, predictions, run_id=run_id)
         _insert(conn, Accepted.__table__, _ACCEPTED_COLUMNS, accepted, state=PREDICTED)
         report.counts["garments"] += len(gids)

@@ -221,4 +221,7 @@ class GarmentMatch(Base):
     iou: Mapped[float] = mapped_column(sa.Double)
     disagreements: Mapped[int] = mapped_column(sa.Integer)
     heads: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    __table_args__ = (sa.Index("ix_garment_matches_pair", "run_a", "run_b", "disagreements", "id"),)
+    __table_args__ = (
+        sa.Index("ix_garment_matches_pair", "run_a", "run_b", "disagreements", "garment_a"),  # disagreement queue
+        sa.Index("ix_garment_matches_photo", "run_a", "run_b", "photo_id"),  # the compare page, per photo
+    )

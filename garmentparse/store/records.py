@@ -45,6 +45,7 @@ class GarmentSummary:
     state: str
     version: int
     updated_at: datetime
+    margin: float = 1.0  # lowest head margin (top-1 minus top-2 probability)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class HeadValue:
     predicted: str | None
     probability: float | None
     top_k: list[tuple[str, float]] = field(default_factory=list)
+    margin: float = 1.0  # top-1 minus top-2 probability (1.0: unknown)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,85 @@ class Dashboard:
     by_part: dict[str, int]
     heads: dict[str, dict[str, int]]  # head -> state -> count
     reviewers: dict[str, int]  # username -> logged decisions
+
+
+@dataclass(frozen=True)
+class MatchCounts:
+    """Garments of two runs matched on the photos both have garments on."""
+
+    photos: int  # photos with garments of both runs
+    matched: int  # garment pairs (mask IoU at least the threshold)
+    only_a: int  # garments of run A that run B did not find
+    only_b: int
+    changed: int  # pairs whose labels differ (part included)
+
+
+@dataclass(frozen=True)
+class GarmentMatchInfo:
+    """A garment of run A and its match in run B (either ``None`` when only one run found it);
+    ``heads``: head -> (label of A, label of B) where they differ."""
+
+    garment_a: int | None
+    garment_b: int | None
+    iou: float
+    disagreements: int
+    heads: dict[str, tuple[str | None, str | None]]
+
+
+@dataclass(frozen=True)
+class PhotoComparison:
+    photo_id: int
+    path: str
+    disagreements: int  # over the photo's garments
+    matches: list[GarmentMatchInfo]  # most disagreements first
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs photo by photo, photos with the most label changes first (keyset pages)."""
+
+    run_a: int
+    run_b: int
+    counts: MatchCounts
+    photos: list[PhotoComparison]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class HeadAccuracy:
+    correct: int
+    total: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class RunAccuracy:
+    """One tag run against reviewed truth (reviewed garments of any run on the photos it has
+    garments on, matched by mask IoU)."""
+
+    run_id: int
+    created_at: datetime
+    models: dict[str, tuple[str, str]]  # role -> (name, sha256)
+    photos: int
+    garments: int
+    reviewed: int  # of its own garments
+    truth: int  # truth garments on its photos
+    found: int  # of those, matched by one of its garments
+    false_positives: int  # its garments on a garment reviewers rejected (not a garment)
+    heads: dict[str, HeadAccuracy]  # part first
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.truth if self.truth else None
+
+    @property
+    def accuracy(self) -> float | None:
+        """Over every head's reviewed values together."""
+        total = sum(h.total for h in self.heads.values())
+        return sum(h.correct for h in self.heads.values()) / total if total else None
 
 
 @dataclass(frozen=True)

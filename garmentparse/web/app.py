@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from garmentparse.store import Store
-from garmentparse.web.routes import admin, auth, browse, collection, products, review
+from garmentparse.web.routes import admin, auth, browse, collection, products, review, runs
 from garmentparse.web.security import (BodyLimit, LoginRequired, LoginThrottle, check_csrf, security_headers,
                                        trusted_proxies as parse_proxies)
 from garmentparse.web.templating import is_htmx, render
@@ -91,7 +91,7 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
         template = "_message.html" if is_htmx(request) else "error.html"
         return render(request, template, exc.status_code, error=str(exc.detail), status=exc.status_code)
 
-    for module in (auth, browse, review, products, collection, admin):
+    for module in (auth, browse, review, products, collection, runs, admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

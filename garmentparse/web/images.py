@@ -8,6 +8,7 @@ import io
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +126,17 @@ def render(kind: str, file: Path, detail: GarmentDetail, label: str) -> bytes:
     h, w = image.shape[:2]
     region = drawn[max(0, int(y0 - pad_y)):min(h, int(y1 + pad_y)) or h, max(0, int(x0 - pad_x)):min(w, int(x1 + pad_x)) or w]
     return encode_jpeg(_fit(region if region.size else drawn, 240), quality=80)
+
+
+def render_photo(file: Path, details: Sequence[GarmentDetail], labels: Sequence[str], size: int = 700) -> bytes:
+    """JPEG bytes of a photo with every garment of ``details`` drawn (mask tinted, box, label),
+    at most ``size`` px on its long side (masks not of the photo's size are left out)."""
+    try:
+        image = load_rgb(file)
+    except ImageReadError as exc:
+        raise UploadRejected(str(exc)) from None
+    drawn = [(masks.decode(d.mask).astype(bool), d, label) for d, label in zip(details, labels)]
+    drawn = [(m, d, label) for m, d, label in drawn if m.shape == image.shape[:2]]
+    out = draw_instances(image, [m for m, _, _ in drawn], [list(d.garment.box) for _, d, _ in drawn],
+                         [label for *_, label in drawn], [d.garment.part for _, d, _ in drawn])
+    return encode_jpeg(_fit(out, size))

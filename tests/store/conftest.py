@@ -3,6 +3,7 @@ servers where installed) and a realistic ``tag`` output built from the bundled C
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import json
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -177,6 +179,29 @@ def write_tag_output(path: Path, lines: list[dict], lang: str = "en", models: st
                         "finished": "2026-01-01T00:01:00+00:00"}]}
     Path(str(path) + ".run.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def _erode(rle: dict) -> dict:
+    import cv2
+
+    return masks.encode(cv2.erode(masks.decode(rle), np.ones((5, 5), np.uint8)))
+
+
+def second_run_lines(lines_a: list[dict]) -> list[dict]:
+    """Another model's output: the first 20 photos only, every mask 2 px smaller, and on photo 0
+    another colour, photo 1 one garment missed, photo 2 another category, photo 3 one more garment."""
+    lines = copy.deepcopy(lines_a[:20])
+    for line in lines:
+        for g in line["garments"]:
+            g["mask"] = _erode(g["mask"])
+    lines[0]["garments"][0]["attributes"]["colour"]["label"] = "red"
+    del lines[1]["garments"][0]
+    lines[2]["garments"][0]["attributes"]["category"]["label"] = "jacket"
+    corner = np.zeros((lines[3]["height"], lines[3]["width"]), np.uint8)
+    corner[:12, :12] = 1
+    lines[3]["garments"].append({**copy.deepcopy(lines[3]["garments"][0]), "part": "top",
+                                 "box": [0, 0, 12, 12], "mask": masks.encode(corner)})
+    return lines
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from garmentparse.store import Store
 from garmentparse.web import create_app
-from tests.store.conftest import postgresql_server, tag_lines, write_tag_output  # noqa: F401 (fixture)
+from tests.store.conftest import postgresql_server, second_run_lines, tag_lines, write_tag_output  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 CCP = REPO / "examples" / "ccp"

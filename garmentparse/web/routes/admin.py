@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from garmentparse.store import CONFIRMED, CORRECTED, PREDICTED, REJECTED, ROLES, NotFound, Store, UserInfo
+from garmentparse.web.routes.runs import accuracy_chart
 from garmentparse.web.security import current_user, require
 from garmentparse.web.templating import render
 
@@ -35,7 +36,8 @@ def dashboard(request: Request, user: UserInfo = Depends(current_user)):
     d = store.dashboard()
     reviewed = d.garments - d.by_state.get(PREDICTED, 0)
     return render(request, "dashboard.html", user=user, d=d, reviewed=reviewed, accuracy=head_accuracy(d.heads),
-                  categories=store.value_counts("category", limit=21), colours=store.value_counts("colour", limit=21))
+                  categories=store.value_counts("category", limit=21), colours=store.value_counts("colour", limit=21),
+                  chart=accuracy_chart(store.run_accuracy()))
 
 
 @router.get("/admin/users")

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 
-from garmentparse.store import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, REJECTED, Decision, GarmentDetail,
-                                NotFound, ReviewConflict, Store, UserInfo)
+from garmentparse.store import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, QUEUE_ORDERS, REJECTED, Decision,
+                                GarmentDetail, NotFound, ReviewConflict, Store, UserInfo)
 from garmentparse.web import i18n
 from garmentparse.web.security import current_user, require
 from garmentparse.web.templating import is_htmx, lang_of, render
@@ -16,32 +16,58 @@ router = APIRouter()
 ACTIONS = ("accept", "correct", "reject", "reject_head", "skip")
 
 
-def _queue_args(head: str, part: str) -> dict[str, str]:
-    return {"head": head if head in i18n.HEAD_KO else "", "part": part if part in i18n.choices("part") else ""}
+def _queue_args(head: str, part: str, order: str = "", run: str = "", other: str = "") -> dict[str, str]:
+    order = order if order in QUEUE_ORDERS else "confidence"
+    return {"head": head if head in i18n.HEAD_KO and order != "disagreement" else "",
+            "part": part if part in i18n.choices("part") else "", "order": order,
+            "run": run if run.isdigit() else "", "other": other if other.isdigit() else ""}
 
 
-def _next(store: Store, args: dict[str, str], after: str | None) -> GarmentDetail | None:
+def _next(store: Store, args: dict[str, str], after: str | None) -> tuple[GarmentDetail | None, str]:
+    """The next garment of the queue after ``after``, and what is wrong with the choice ("" when nothing)."""
+    if args["order"] == "disagreement" and (not args["run"] or not args["other"] or args["run"] == args["other"]):
+        return None, "need_two_runs"
+    kw: dict[str, Any] = {"head": args["head"] or None, "part": args["part"] or None, "order": args["order"],
+                          "run_id": int(args["run"]) if args["run"] else None,
+                          "other_run": int(args["other"]) if args["other"] else None, "limit": 1}
     try:
-        page = store.queue(head=args["head"] or None, part=args["part"] or None, limit=1, cursor=after or None)
+        page = store.queue(**kw, cursor=after or None)
     except ValueError:  # a hand-made cursor: start again
-        page = store.queue(head=args["head"] or None, part=args["part"] or None, limit=1)
-    return store.garment(page.items[0].id) if page.items else None
+        page = store.queue(**kw)
+    except NotFound:
+        return None, "need_two_runs"
+    return (store.garment(page.items[0].id) if page.items else None), ""
 
 
-def _cursor(g: GarmentDetail, args: dict[str, str]) -> str:
+def _cursor(store: Store, g: GarmentDetail, args: dict[str, str]) -> str:
     """The queue position of ``g`` (skip goes past it)."""
-    head = args["head"]
-    key = g.heads[head].probability if head and head in g.heads else g.garment.confidence
+    if args["order"] == "disagreement" and args["other"]:
+        match = store.garment_match(g.garment.id, int(args["other"]))
+        return f"{match.disagreements if match else 0}:{g.garment.id}"
+    hv = g.heads.get(args["head"]) if args["head"] else None
+    if args["order"] == "margin":
+        key = hv.margin if hv else g.garment.margin
+    else:
+        key = hv.probability if hv else g.garment.confidence
     return f"{key!r}:{g.garment.id}"
 
 
+def _other_run(store: Store, g: GarmentDetail | None, args: dict[str, str]) -> dict[str, Any]:
+    """In the disagreement queue: what the other run said about ``g`` (``match`` in the panel)."""
+    if g is None or args["order"] != "disagreement" or not args["other"]:
+        return {}
+    return {"match": store.garment_match(g.garment.id, int(args["other"])), "other_run": args["other"]}
+
+
 @router.get("/queue")
-def queue(request: Request, head: str = "", part: str = "", after: str = "",
-          user: UserInfo = Depends(current_user)):
-    args = _queue_args(head, part)
-    g = _next(request.app.state.store, args, after)
+def queue(request: Request, head: str = "", part: str = "", order: str = "", run: str = "", other: str = "",
+          after: str = "", user: UserInfo = Depends(current_user)):
+    store: Store = request.app.state.store
+    args = _queue_args(head, part, order, run, other)
+    g, problem = _next(store, args, after)
     return render(request, "queue.html", user=user, g=g, mode="queue", queue_args=args, after=after,
-                  heads=list(i18n.HEAD_KO))
+                  heads=list(i18n.HEAD_KO), runs=store.runs(), orders=QUEUE_ORDERS,
+                  error=i18n.text(problem, lang_of(request)) if problem else "", **_other_run(store, g, args))
 
 
 def _decisions(action: str, g: GarmentDetail, head: str, values: list[str]) -> list[Decision]:
@@ -62,10 +88,11 @@ def _decisions(action: str, g: GarmentDetail, head: str, values: list[str]) -> l
 @router.post("/garments/{garment_id}/review")
 def review(request: Request, garment_id: int, version: int = Form(...), action: str = Form(...),
            head: str = Form(""), value: list[str] = Form([]), comment: str = Form(""), mode: str = Form("queue"),
-           qhead: str = Form(""), qpart: str = Form(""), after: str = Form(""),
+           qhead: str = Form(""), qpart: str = Form(""), qorder: str = Form(""), qrun: str = Form(""),
+           qother: str = Form(""), after: str = Form(""),
            user: UserInfo = Depends(require("reviewer"))):
     store: Store = request.app.state.store
-    args, mode = _queue_args(qhead, qpart), ("page" if mode == "page" else "queue")
+    args, mode = _queue_args(qhead, qpart, qorder, qrun, qother), ("page" if mode == "page" else "queue")
     if action not in ACTIONS:
         raise HTTPException(400, f"unknown action {action!r}")
     try:
@@ -86,8 +113,11 @@ def review(request: Request, garment_id: int, version: int = Form(...), action: 
     except ValueError as exc:
         g, ctx["error"], status = store.garment(garment_id), str(exc), 400
     if mode == "queue" and status == 200 and action in ("accept", "reject", "skip"):
-        after = _cursor(g, args) if action == "skip" else after
-        g = _next(store, args, after)
+        after = _cursor(store, g, args) if action == "skip" else after
+        g, _ = _next(store, args, after)
     template = "_panel.html" if is_htmx(request) else ("queue.html" if mode == "queue" else "garment.html")
+    extra = {"runs": store.runs(), "orders": QUEUE_ORDERS} if template == "queue.html" else {}
+    if mode == "queue":
+        extra.update(_other_run(store, g, args))
     return render(request, template, status, user=user, g=g, mode=mode, queue_args=args, after=after,
-                  heads=list(i18n.HEAD_KO), **ctx)
+                  heads=list(i18n.HEAD_KO), **extra, **ctx)

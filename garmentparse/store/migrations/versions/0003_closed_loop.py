@@ -51,7 +51,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['garment_b'], ['garments.id'], name=op.f('fk_garment_matches_garment_b'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_garment_matches')),
     **UTF8MB4)
-    op.create_index('ix_garment_matches_pair', 'garment_matches', ['run_a', 'run_b', 'disagreements', 'id'])
+    op.create_index('ix_garment_matches_pair', 'garment_matches', ['run_a', 'run_b', 'disagreements', 'garment_a'])
+    op.create_index('ix_garment_matches_photo', 'garment_matches', ['run_a', 'run_b', 'photo_id'])
     op.create_index('ix_garment_matches_garment_a', 'garment_matches', ['garment_a'])
     op.create_index('ix_garment_matches_garment_b', 'garment_matches', ['garment_b'])
     # margins of what is already there: top-1 minus top-2 probability, per head and lowest per garment
