@@ -22,9 +22,9 @@ from .instances import REASONS, InstanceOptions, instance_annotation, instance_g
 DATASET_REASONS = REASONS  # the name under garmentparse.converters, beside K-Fashion's REASONS
 
 __all__ = [
-    "DATASET_REASONS", "DEEPFASHION2", "FASHIONPEDIA", "FASHIONPEDIA_SPEC", "MODANET", "MODANET_SPEC", "REASONS", "CocoStyleSpec",
-    "InstanceOptions", "SourceClass", "convert_coco_style", "convert_deepfashion2", "convert_deepfashion2_to_file",
-    "convert_fashionpedia", "convert_fashionpedia_to_file", "convert_modanet", "convert_modanet_to_file",
-    "deepfashion2_annotations", "image_annotations", "instance_annotation", "instance_geometry",
-    "output_categories", "source_tables",
+    "DATASET_REASONS", "DEEPFASHION2", "FASHIONPEDIA", "FASHIONPEDIA_SPEC", "MODANET", "MODANET_SPEC", "REASONS",
+    "CocoStyleSpec", "InstanceOptions", "SourceClass", "convert_coco_style", "convert_deepfashion2",
+    "convert_deepfashion2_to_file", "convert_fashionpedia", "convert_fashionpedia_to_file", "convert_modanet",
+    "convert_modanet_to_file", "deepfashion2_annotations", "image_annotations", "instance_annotation",
+    "instance_geometry", "output_categories", "source_tables",
 ]
