@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     "convert_kfashion": "garmentparse.converters", "convert_ccp": "garmentparse.converters",
+    "convert_deepfashion2": "garmentparse.converters", "convert_fashionpedia": "garmentparse.converters",
+    "convert_modanet": "garmentparse.converters",
     "load_detector_config": "garmentparse.parsing.config", "load_classifier_config": "garmentparse.classifiers.config",
     "load_segmenter": "garmentparse.parsing.api", "train_detector": "garmentparse.parsing.api",
     "evaluate_detector": "garmentparse.parsing.evaluate",

@@ -24,7 +24,8 @@ COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag", "model
 # The workflow: data in, check and describe it, split, cut crops, look at it, train, evaluate, run.
 COMMAND_ORDER = ("convert", "validate", "stats", "split", "crop", "visualize", "train", "eval",
                  "predict", "tag", "models", "embed", "similar", "map", "cluster", "detector", "classifier", "embedder",
-                 "embeddings", "kfashion", "ccp", "db", "ingest", "export", "retrain", "compare", "users", "serve")
+                 "embeddings", "kfashion", "ccp", "deepfashion2", "fashionpedia", "modanet", "db", "ingest", "export",
+                 "retrain", "compare", "users", "serve")
 
 
 _PLAIN = {"bool": "", "str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH",

@@ -1,4 +1,5 @@
-"""``garmentparse convert kfashion|ccp``: datasets to COCO, with a cleaning report."""
+"""``garmentparse convert kfashion|ccp|deepfashion2|fashionpedia|modanet``: datasets to COCO, with a
+cleaning report."""
 
 from __future__ import annotations
 
@@ -29,8 +30,44 @@ def _finish(report: Report, report_path: Optional[Path], strict: bool, as_json: 
         raise typer.Exit(1)
 
 
+def _check_classes(classes: str) -> None:
+    if classes not in ("part", "category"):
+        raise typer.BadParameter("use 'part' or 'category'", param_hint="--classes")
+
+
+def _coco_style(dataset: str, path: Path, out: Path, images: Optional[Path], report: Optional[Path],
+                workers: Optional[int], classes: str, keep_unmapped: bool, full_decode: bool, strict: bool,
+                as_json: bool) -> None:
+    """``convert fashionpedia|modanet``: one COCO-style file -> our COCO."""
+    from garmentparse.converters.datasets import FASHIONPEDIA_SPEC, MODANET_SPEC, convert_coco_style
+    from garmentparse.converters.pool import default_workers
+
+    _check_classes(classes)
+    spec = {"fashionpedia": FASHIONPEDIA_SPEC, "modanet": MODANET_SPEC}[dataset]
+    with progress(transient=True) as bar:
+        task = bar.add_task("images", total=None)
+        _, rep = convert_coco_style(spec, path, out, images, classes=classes,  # type: ignore[arg-type]
+                                    keep_unmapped=keep_unmapped, workers=workers or default_workers(),
+                                    full_decode=full_decode, on_progress=lambda n: bar.update(task, completed=n))
+    console.print(f"wrote {escape(str(out))}")
+    _finish(rep, report, strict, as_json)
+
+
+_OUT = typer.Option(..., "--out", help="COCO JSON file to write.")
+_REPORT = typer.Option(None, "--report", help="Write the cleaning report (JSON) here.")
+_WORKERS = typer.Option(None, "--workers", min=1, help="Worker processes (default: the usable CPU cores).")
+_CLASSES = typer.Option("part", "--classes", help="COCO categories: 'part' (outer/top/bottom/onepiece) or "
+                        "'category' (21; classes without an equivalent are skipped and reported).")
+_KEEP_UNMAPPED = typer.Option(False, "--keep-unmapped/--drop-unmapped", help=(
+    "Keep the dataset's classes that are not garments here (bags, shoes, sleeves, ...) as extra categories "
+    "under their own names, instead of leaving them out (they are counted in the report either way)."))
+_FULL_DECODE = typer.Option(False, "--full-decode", help="Decode every photo (slow) instead of header + truncation check.")
+_STRICT = typer.Option(False, "--strict", help="Exit 1 when anything was wrong with the input.")
+_JSON = typer.Option(False, "--json", help="Print counts and problem counts as JSON on stdout.")
+
+
 def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
-    """Add ``convert kfashion`` and ``convert ccp`` to the app."""
+    """Add ``convert kfashion|ccp|deepfashion2|fashionpedia|modanet`` to the app."""
     app = typer.Typer(no_args_is_help=True, help="Convert a dataset to COCO (with a cleaning report).")
 
     @app.command("kfashion")
@@ -85,5 +122,51 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         save_coco(coco, out)
         console.print(f"wrote {escape(str(out))}")
         _finish(rep, report, strict, as_json)
+
+    @app.command("deepfashion2")
+    def deepfashion2(
+        annos: Path = typer.Argument(..., help="DeepFashion2 annos/ folder: one JSON per photo (searched recursively)."),
+        images: Path = typer.Option(..., "--images", help="DeepFashion2 image/ folder; photos match annotation files by stem."),
+        out: Path = _OUT, report: Optional[Path] = _REPORT, workers: Optional[int] = _WORKERS,
+        classes: str = _CLASSES, full_decode: bool = _FULL_DECODE, strict: bool = _STRICT, as_json: bool = _JSON,
+    ) -> None:
+        """DeepFashion2 (annos/*.json + image/) -> COCO: 13 classes onto our parts, true mask areas, landmarks kept."""
+        from garmentparse.converters import convert_deepfashion2_to_file
+        from garmentparse.converters.pool import default_workers
+
+        _check_classes(classes)
+        with progress(transient=True) as bar:
+            task = bar.add_task("annotation files", total=None)
+            rep = convert_deepfashion2_to_file(annos, out, images, classes=classes,  # type: ignore[arg-type]
+                                               workers=workers or default_workers(), full_decode=full_decode,
+                                               on_progress=lambda n: bar.update(task, completed=n))
+        console.print(f"wrote {escape(str(out))}")
+        _finish(rep, report, strict, as_json)
+
+    @app.command("fashionpedia")
+    def fashionpedia(
+        annotations: Path = typer.Argument(..., help="Fashionpedia instances_attributes_*.json."),
+        images: Optional[Path] = typer.Option(None, "--images", help="Photo folder: checks that each file_name "
+                                              "exists with the recorded size (without it, sizes are trusted)."),
+        out: Path = _OUT, report: Optional[Path] = _REPORT, workers: Optional[int] = _WORKERS,
+        classes: str = _CLASSES, keep_unmapped: bool = _KEEP_UNMAPPED, full_decode: bool = _FULL_DECODE,
+        strict: bool = _STRICT, as_json: bool = _JSON,
+    ) -> None:
+        """Fashionpedia -> COCO: whole garments onto our parts; attributes kept by name; parts/accessories unmapped."""
+        _coco_style("fashionpedia", annotations, out, images, report, workers, classes, keep_unmapped, full_decode,
+                    strict, as_json)
+
+    @app.command("modanet")
+    def modanet(
+        annotations: Path = typer.Argument(..., help="ModaNet modanet2018_instances_*.json."),
+        images: Optional[Path] = typer.Option(None, "--images", help="Photo folder: checks that each file_name "
+                                              "exists with the recorded size (without it, sizes are trusted)."),
+        out: Path = _OUT, report: Optional[Path] = _REPORT, workers: Optional[int] = _WORKERS,
+        classes: str = _CLASSES, keep_unmapped: bool = _KEEP_UNMAPPED, full_decode: bool = _FULL_DECODE,
+        strict: bool = _STRICT, as_json: bool = _JSON,
+    ) -> None:
+        """ModaNet -> COCO: its 13 labels onto our parts; bags, shoes, belts, eyewear, headwear, scarves unmapped."""
+        _coco_style("modanet", annotations, out, images, report, workers, classes, keep_unmapped, full_decode,
+                    strict, as_json)
 
     root.add_typer(app, name="convert")

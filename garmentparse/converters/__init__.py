@@ -5,10 +5,12 @@ Library entry points (the CLI commands are thin wrappers over these):
 - :func:`convert_kfashion` / :func:`convert_kfashion_to_file`: K-Fashion label JSON -> COCO
   (the :mod:`.kfashion` package: decoding, polygons, labels, photo matching, writing)
 - :func:`convert_ccp`: Clothing Co-Parsing pixel masks -> COCO
+- :func:`convert_deepfashion2`, :func:`convert_fashionpedia`, :func:`convert_modanet` (and their
+  ``..._to_file`` streaming variants): the public garment datasets -> COCO (the :mod:`.datasets` package)
 - :func:`validate_coco`, :func:`split_coco`, :func:`coco_stats`, :func:`crop_dataset`,
   :func:`visualize_coco`
 - :func:`load_coco` / :func:`category_names`: the one COCO loader (:mod:`.coco`)
-- :func:`map_chunks`: the process pool shared by ``convert kfashion`` and ``crop`` (:mod:`.pool`)
+- :func:`map_chunks`: the process pool shared by the ``convert`` commands and ``crop`` (:mod:`.pool`)
 
 Names are imported lazily (PEP 562), so ``convert_kfashion`` worker processes do not pay for
 OpenCV / SciPy / pycocotools they never use.
@@ -23,6 +25,9 @@ _EXPORTS: dict[str, str] = {
     "CocoStreamWriter": "coco", "category_ids_and_names": "coco", "category_names": "coco",
     "coco_categories": "coco", "load_coco": "coco", "save_coco": "coco",
     "MANIFEST_COLUMNS": "crop", "crop_dataset": "crop",
+    "DATASET_REASONS": "datasets", "convert_deepfashion2": "datasets", "convert_deepfashion2_to_file": "datasets",
+    "convert_fashionpedia": "datasets", "convert_fashionpedia_to_file": "datasets", "convert_modanet": "datasets",
+    "convert_modanet_to_file": "datasets",
     "REASONS": "kfashion", "IssueLog": "kfashion", "LabelError": "kfashion", "convert_kfashion": "kfashion",
     "convert_kfashion_to_file": "kfashion", "decode_label": "kfashion", "label_garments": "kfashion",
     "map_chunks": "pool",
