@@ -1,0 +1,7 @@
+"""Label Studio, CVAT and COCO interchange: garments out for review in another tool, the
+reviewed annotations back into the catalogue as corrections (see docs/interop.md).
+
+Pure converters (dicts in, dicts out): :mod:`.brush` (Label Studio's brush RLE),
+:mod:`.labelstudio`, :mod:`.cvat`; the I/O shell: :mod:`.sources`, :mod:`.exporting`,
+:mod:`.importing`.
+"""
