@@ -5,3 +5,9 @@ Pure converters (dicts in, dicts out): :mod:`.brush` (Label Studio's brush RLE),
 :mod:`.labelstudio`, :mod:`.cvat`; the I/O shell: :mod:`.sources`, :mod:`.exporting`,
 :mod:`.importing`.
 """
+
+from garmentparse.store.interop.exporting import FORMATS as EXPORT_FORMATS
+from garmentparse.store.interop.exporting import STATES as EXPORT_STATES
+from garmentparse.store.interop.exporting import export_catalogue, export_tags
+
+__all__ = ["EXPORT_FORMATS", "EXPORT_STATES", "export_catalogue", "export_tags"]
