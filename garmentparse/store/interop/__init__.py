@@ -9,5 +9,7 @@ Pure converters (dicts in, dicts out): :mod:`.brush` (Label Studio's brush RLE),
 from garmentparse.store.interop.exporting import FORMATS as EXPORT_FORMATS
 from garmentparse.store.interop.exporting import STATES as EXPORT_STATES
 from garmentparse.store.interop.exporting import export_catalogue, export_tags
+from garmentparse.store.interop.importing import FORMATS as IMPORT_FORMATS
+from garmentparse.store.interop.importing import import_file
 
-__all__ = ["EXPORT_FORMATS", "EXPORT_STATES", "export_catalogue", "export_tags"]
+__all__ = ["EXPORT_FORMATS", "EXPORT_STATES", "IMPORT_FORMATS", "export_catalogue", "export_tags", "import_file"]
