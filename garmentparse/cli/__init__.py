@@ -20,12 +20,13 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from garmentparse.cli.common import console
 
-COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag", "models", "embed", "store", "retrain", "compare", "web")
+COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag", "models", "embed", "store", "interop", "retrain",
+                   "compare", "web")
 # The workflow: data in, check and describe it, split, cut crops, look at it, train, evaluate, run.
 COMMAND_ORDER = ("convert", "validate", "stats", "split", "crop", "visualize", "train", "eval",
                  "predict", "tag", "models", "embed", "similar", "map", "cluster", "detector", "classifier", "embedder",
                  "embeddings", "kfashion", "ccp", "deepfashion2", "fashionpedia", "modanet", "db", "ingest", "export",
-                 "retrain", "compare", "users", "serve")
+                 "import", "retrain", "compare", "users", "serve")
 
 
 _PLAIN = {"bool": "", "str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH",

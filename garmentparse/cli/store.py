@@ -15,6 +15,7 @@ from rich.markup import escape
 from garmentparse.cli.common import console, print_json, print_report, progress_bar
 
 if TYPE_CHECKING:
+    from garmentparse.report import Report
     from garmentparse.store import Store
 
 DB_HELP = "Database URL (default: $GARMENTPARSE_DB or sqlite:///garmentparse.db)."
@@ -85,10 +86,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         if report is not None:
             rep.save(report)
         print_report(rep)
-        for p in rep.problems[:10]:
-            console.print(f"  {escape(p.file)}: {p.reason}: {escape(p.detail)}", highlight=False)
-        if len(rep.problems) > 10:
-            console.print(f"  ... {len(rep.problems) - 10} more (--report FILE lists them all)")
+        print_problems(rep)
         if as_json:
             print_json(rep.to_dict())
         if (strict and rep.counts.get("bad_lines")) or (rep.counts.get("lines") and
@@ -98,17 +96,35 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
     @root.command("export")
     def export(
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        fmt: str = typer.Option("coco", "--format", help="coco (for `train detector`) or manifest (crops for "
-                                                         "`train classifier`)."),
+        fmt: str = typer.Option("coco", "--format", help="coco (for `train detector`), manifest (crops for "
+                                                         "`train classifier`), labelstudio or cvat (to review there: "
+                                                         "docs/interop.md)."),
         out: Path = typer.Option(..., "--out", help="Output folder (coco.json, or manifest.csv + crops/)."),
-        state: str = typer.Option("confirmed,corrected", "--state",
-                                  help="Garments in these review states (comma-separated)."),
+        state: Optional[str] = typer.Option(None, "--state", help="Garments in these review states (comma-separated; "
+                                            "default confirmed,corrected; labelstudio / cvat: predicted too)."),
         images: Optional[Path] = typer.Option(None, "--images", help="Photo folder (manifest: crops are cut from it)."),
         size: int = typer.Option(400, "--size", min=8, help="Manifest crops are letterboxed to SIZE x SIZE."),
         background: str = typer.Option("white", "--background", help="keep, white or black outside the mask."),
+        from_tags: Optional[Path] = typer.Option(None, "--from-tags", help="labelstudio / cvat: from this tag output "
+                                                 "(JSONL) instead of the database."),
+        run: Optional[int] = typer.Option(None, "--run", help="labelstudio / cvat: garments of this tag run only "
+                                          "(default: per photo its newest run)."),
+        image_prefix: Optional[str] = typer.Option(None, "--image-prefix", help="labelstudio: image URL = prefix + "
+                                                   "photo path (default /data/local-files/?d=)."),
+        shapes: str = typer.Option("brush,polygon", "--shapes", help="labelstudio: brush, polygon or both (one "
+                                   "prediction each)."),
+        segmentation: str = typer.Option("polygon", "--segmentation", help="cvat: polygon (iscrowd 0) or rle "
+                                         "(masks, iscrowd 1)."),
     ) -> None:
-        """Reviewed garments as a COCO dataset or a crop manifest: the retraining loop."""
-        states = [s.strip() for s in state.split(",") if s.strip()]
+        """Garments as COCO or a crop manifest (retraining), or as Label Studio / CVAT files (review there)."""
+        states = [s.strip() for s in state.split(",") if s.strip()] if state is not None else None
+        if fmt in ("labelstudio", "cvat"):
+            _export_interop(db, fmt, out, states, from_tags=from_tags, run=run, image_prefix=image_prefix,
+                            shapes=shapes, segmentation=segmentation)
+            return
+        if from_tags is not None or run is not None:
+            raise _fail("--from-tags and --run go with --format labelstudio or cvat")
+        states = states if states is not None else ["confirmed", "corrected"]
         with _store(db) as store, progress_bar("garments") as on_progress:
             rep = store.export(out, fmt, states=states, images_root=images, size=size, background=background,
                                on_progress=on_progress)
@@ -170,6 +186,40 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         with _store(db) as store:
             store.remove_user(name)
         console.print(f"removed {escape(name)}")
+
+
+def _export_interop(db: Optional[str], fmt: str, out: Path, states: Optional[list[str]], *, from_tags: Optional[Path],
+               run: Optional[int], image_prefix: Optional[str], shapes: str, segmentation: str) -> None:
+    """``export --format labelstudio|cvat``, from the database or (``--from-tags``) a tag output."""
+    from garmentparse.store.interop import EXPORT_STATES, export_catalogue, export_tags
+    from garmentparse.store.interop.exporting import FILES
+
+    options = {"shapes": [s.strip() for s in shapes.split(",") if s.strip()], "segmentation": segmentation,
+               **({"prefix": image_prefix} if image_prefix is not None else {})}
+    with progress_bar("garments") as on_progress:
+        if from_tags is not None:
+            if states or run is not None:
+                raise ValueError("--state and --run choose garments of the database: not with --from-tags")
+            rep = export_tags(from_tags, out, fmt, on_progress=on_progress, **options)
+        else:
+            with _store(db) as store:
+                rep = export_catalogue(store.engine, out, fmt, states=states or EXPORT_STATES, run_id=run,
+                                       on_progress=on_progress, **options)
+    print_report(rep)
+    print_problems(rep)
+    data, spec = (out / name for name in FILES[fmt])
+    photos = rep.counts.get("tasks", rep.counts.get("images", 0))
+    console.print(f"wrote {rep.counts.get('garments', 0)} garments on {photos} photos to {escape(str(data))}, "
+                  f"and {escape(str(spec))}")
+
+
+
+def print_problems(rep: Report) -> None:
+    """The first ten problems of a report, one line each."""
+    for p in rep.problems[:10]:
+        console.print(f"  {escape(p.file)}: {p.reason}: {escape(p.detail)}", highlight=False)
+    if len(rep.problems) > 10:
+        console.print(f"  ... {len(rep.problems) - 10} more (--report FILE lists them all)")
 
 
 def _password(from_stdin: bool) -> str:
