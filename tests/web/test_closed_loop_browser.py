@@ -46,9 +46,10 @@ def test_correct_ten_garments_retrain_tag_and_compare(browser, loop, models, sho
         page.keyboard.press("j")  # part -> category
         alternative = page.locator("tr.head-row.selected").locator('[data-alt="2"]')
         if alternative.count():
-            page.keyboard.press("2")  # the model's second choice is the right one
-            page.wait_for_selector("#panel .ok")
-        page.keyboard.press("a")  # accept the rest; the next garment loads
+            with page.expect_response(lambda r: r.url.endswith(f"/garments/{gid}/review")):
+                page.keyboard.press("2")  # the model's second choice is the right one
+        with page.expect_response(lambda r: r.url.endswith(f"/garments/{gid}/review")):
+            page.keyboard.press("a")  # accept the rest; the next garment loads
         page.locator(f'#panel a[href="/garments/{gid}"]').wait_for(state="detached")
         corrected.append(gid)
     assert len(set(corrected)) == 10
@@ -74,7 +75,8 @@ def test_correct_ten_garments_retrain_tag_and_compare(browser, loop, models, sho
     first = page.locator("section.compare-photo").first
     assert first.locator("li.change .chip").count() >= 1  # changed labels first, as "a → b"
     assert "→" in first.locator("li.change .chip").first.inner_text()
-    page.wait_for_load_state("networkidle")
-    assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_load_state("networkidle")  # the first photo's two overlays (the rest load lazily)
+    assert first.locator("img").count() == 2
+    assert first.evaluate("s => Array.from(s.querySelectorAll('img')).every(i => i.complete && i.naturalWidth > 0)")
     page.screenshot(path=str(shots / "compare.png"), full_page=False)
     assert page.errors == []
