@@ -31,6 +31,8 @@ def _table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
 
 def print_comparison(c: Comparison) -> None:
     """The comparison's tables on stderr."""
+    from garmentparse.comparison.compare import bias_note
+
     models = [[side, m.role, (m.sha256 or "")[:12], m.file or ""] for side, r in (("A", c.a), ("B", c.b))
               for m in r.models]
     console.print(_table(f"A = {c.a.path}, B = {c.b.path}", ["run", "model", "sha256", "file"],
@@ -51,6 +53,8 @@ def print_comparison(c: Comparison) -> None:
         console.print(_table("detection AP (COCOeval)", ["run", "bbox", "bbox@50", "segm", "segm@50"],
                              [[side, *(_pct(ap[k]) for k in ("bbox", "bbox_50", "segm", "segm_50"))]
                               for side, ap in (("A", t.ap_a), ("B", t.ap_b))]))
+        if bias_note(t):
+            console.print(f"[yellow]note:[/yellow] {bias_note(t)}", highlight=False)
     console.print(_table("photos that changed most", ["photo", "changes", "only A", "only B", "labels A -> B"],
                          [[ch.path, ch.size, len(ch.only_a), len(ch.only_b),
                            "; ".join(f"{x.head}: {x.label_a} -> {x.label_b}" for x in ch.changes[:4])

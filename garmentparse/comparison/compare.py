@@ -68,6 +68,19 @@ class Accuracy:
         return self.correct_b / self.paired if self.paired else None
 
 
+OWN_MASK_IOU = 0.99
+
+
+def bias_note(t: TruthResult) -> str | None:
+    """A warning when the truth's masks are one run's own (reviewed from that run)."""
+    side = t.biased_towards
+    if side is None:
+        return None
+    n = t.own_masks_a if side == "a" else t.own_masks_b
+    return (f"{n} of {t.garments} true masks are run {side.upper()}'s own (the truth was reviewed from it): "
+            f"its AP is flattered; measure detection against independent masks")
+
+
 @dataclass(frozen=True)
 class TruthResult:
     """Both runs against the reviewed garments of the photos in truth and compared."""
@@ -79,6 +92,18 @@ class TruthResult:
     accuracy: tuple[Accuracy, ...]
     ap_a: dict[str, float | None]  # bbox, bbox_50, segm, segm_50
     ap_b: dict[str, float | None]
+    # true garments whose mask is a run's own (IoU >= 0.99): reviews keep the reviewed run's masks,
+    # so against such truth that run's AP is flattered and the AP comparison is not fair
+    own_masks_a: int = 0
+    own_masks_b: int = 0
+
+    @property
+    def biased_towards(self) -> str | None:
+        """``a`` or ``b`` when most true masks are that run's own, else None."""
+        for side, n in (("a", self.own_masks_a), ("b", self.own_masks_b)):
+            if self.garments and n > self.garments / 2:
+                return side
+        return None
 
 
 @dataclass(frozen=True)
@@ -136,6 +161,7 @@ class Comparison:
         if self.truth is not None:
             out["truth"]["accuracy"] = [{**asdict(x), "accuracy_a": x.accuracy_a, "accuracy_b": x.accuracy_b}
                                         for x in self.truth.accuracy]
+            out["truth"]["biased_towards"] = self.truth.biased_towards
         out["changed"] = [{**asdict(c), "size": c.size} for c in self.changed]
         return _no_nan(out)
 
@@ -203,12 +229,15 @@ def _truth(a: Run, b: Run, truth: dict[str, Photo], common: list[str], heads: li
     missed = {h: [0, 0] for h in heads}
     labelled = dict.fromkeys(heads, 0)
     garments = missed_a = missed_b = 0
+    own = [0, 0]
     for p in paths:
         t = [g.mask for g in truth[p].garments]
         found = []
-        for run in (a, b):
+        for side, run in enumerate((a, b)):
             run_garments = run.photos[p].garments
-            found.append({i: run_garments[j] for i, j, _ in masks.match(t, [g.mask for g in run_garments], iou)})
+            pairs = masks.match(t, [g.mask for g in run_garments], iou)
+            own[side] += sum(1 for _, _, overlap in pairs if overlap >= OWN_MASK_IOU)
+            found.append({i: run_garments[j] for i, j, _ in pairs})
         for i, g in enumerate(truth[p].garments):
             garments += 1
             missed_a += i not in found[0]
@@ -234,7 +263,7 @@ def _truth(a: Run, b: Run, truth: dict[str, Photo], common: list[str], heads: li
     true = {p: truth[p].garments for p in paths}
     return TruthResult(len(paths), garments, missed_a, missed_b, tuple(accuracy),
                        detection_ap(true, {p: a.photos[p].garments for p in paths}, sizes),
-                       detection_ap(true, {p: b.photos[p].garments for p in paths}, sizes))
+                       detection_ap(true, {p: b.photos[p].garments for p in paths}, sizes), own[0], own[1])
 
 
 def compare_runs(a: Run, b: Run, truth: dict[str, Photo] | None = None, *, iou: float = 0.5,

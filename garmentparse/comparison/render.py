@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from garmentparse import masks
-from garmentparse.comparison.compare import Comparison, PhotoChange
+from garmentparse.comparison.compare import Comparison, PhotoChange, bias_note
 from garmentparse.comparison.runs import Photo, Run
 from garmentparse.draw import draw_instances, save_rgb
 from garmentparse.imageio import ImageReadError, load_rgb
@@ -127,6 +127,8 @@ def html_report(comparison: Comparison, report: Report, sheet: str | None) -> st
                   _table(["run", "AP bbox", "AP50 bbox", "AP segm", "AP50 segm"],
                          [[side, *(_pct(ap[k]) for k in ("bbox", "bbox_50", "segm", "segm_50"))]
                           for side, ap in (("A", t.ap_a), ("B", t.ap_b))])]
+        if bias_note(t):
+            parts.append(f'<p class="note">{html.escape(bias_note(t))}</p>')
     parts.append(f"<h2>Photos that changed most ({len(c.changed)})</h2>")
     rows = []
     for ch in c.changed:

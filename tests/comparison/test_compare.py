@@ -143,3 +143,18 @@ def test_truth_with_fine_categories_and_no_part_field(outputs):
     c = compare_runs(read_run(outputs.a, Report("t")), read_run(outputs.b, Report("t")), truth, bootstrap=0)
     assert {x.head: (x.correct_a, x.correct_b) for x in c.truth.accuracy} == {
         "part": (49, 48), "category": (49, 48), "colour": (49, 48)}
+
+
+def test_truth_reviewed_from_one_run_is_flagged(tmp_path, ccp_coco_dict):
+    """Reviews keep the reviewed run's masks: against such truth that run's AP is flattered."""
+    from garmentparse.comparison import compare_runs
+    from garmentparse.comparison.compare import bias_note
+    from garmentparse.comparison.runs import read_run, read_truth
+    from garmentparse.report import Report
+    from tests.store.conftest import tag_lines, write_tag_output
+
+    lines = tag_lines(ccp_coco_dict)
+    a = read_run(write_tag_output(tmp_path / "a.jsonl", lines), Report("a"))
+    c = compare_runs(a, a, read_truth(ccp_coco_dict, Report("t")), bootstrap=50)
+    assert c.truth.own_masks_a == c.truth.garments and c.truth.biased_towards == "a"
+    assert "flattered" in bias_note(c.truth) and c.to_dict()["truth"]["biased_towards"] == "a"

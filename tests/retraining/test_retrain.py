@@ -74,10 +74,18 @@ def test_too_few_reviewed_garments_exit_2_and_write_nothing(tmp_path, tagged, cc
     url = _catalogue(tmp_path, tagged, ccp_dir)  # nothing reviewed yet
     out = tmp_path / "v2"
     result = runner.invoke(build_app(), ["retrain", "--db", url, "--images", str(ccp_dir / "images"),
-                                         "--out", str(out), "--from", str(detector_run["model"])])
+                                         "--out", str(out), "--from", str(detector_run["model"]),
+                                         "--task", "detector"])
     assert result.exit_code == 2, result.output
     assert "too few reviewed garments" in result.output and "detector: 0" in result.output
     assert not out.exists()
+
+
+def test_a_task_without_its_model_is_refused(tmp_path, ccp_dir, detector_run):
+    result = runner.invoke(build_app(), ["retrain", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--images",
+                                         str(ccp_dir / "images"), "--out", str(tmp_path / "o"),
+                                         "--from", str(detector_run["model"])])  # --task classifier by default
+    assert result.exit_code == 2 and "--task classifier, but --from gave only a detector" in result.output
 
 
 def test_a_model_of_another_kind_is_refused(tmp_path, ccp_dir):
