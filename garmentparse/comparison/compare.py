@@ -99,11 +99,10 @@ class TruthResult:
 
     @property
     def biased_towards(self) -> str | None:
-        """``a`` or ``b`` when most true masks are that run's own, else None."""
-        for side, n in (("a", self.own_masks_a), ("b", self.own_masks_b)):
-            if self.garments and n > self.garments / 2:
-                return side
-        return None
+        """``a`` or ``b`` when most true masks are that run's own and not the other's (the same
+        detector in both runs flatters neither), else None."""
+        own = [side for side, n in (("a", self.own_masks_a), ("b", self.own_masks_b)) if n > self.garments / 2]
+        return own[0] if len(own) == 1 else None
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,11 @@ def test_truth_with_fine_categories_and_no_part_field(outputs):
 
 def test_truth_reviewed_from_one_run_is_flagged(tmp_path, ccp_coco_dict):
     """Reviews keep the reviewed run's masks: against such truth that run's AP is flattered."""
+    import copy
+
+    import numpy as np
+
+    from garmentparse import masks
     from garmentparse.comparison import compare_runs
     from garmentparse.comparison.compare import bias_note
     from garmentparse.comparison.runs import read_run, read_truth
@@ -154,7 +159,16 @@ def test_truth_reviewed_from_one_run_is_flagged(tmp_path, ccp_coco_dict):
     from tests.store.conftest import tag_lines, write_tag_output
 
     lines = tag_lines(ccp_coco_dict)
+    shifted = copy.deepcopy(lines)  # run B: the same garments, masks moved 4 px
+    for line in shifted:
+        for g in line["garments"]:
+            g["mask"] = masks.encode(np.roll(masks.decode(g["mask"]), 4, axis=1))
     a = read_run(write_tag_output(tmp_path / "a.jsonl", lines), Report("a"))
-    c = compare_runs(a, a, read_truth(ccp_coco_dict, Report("t")), bootstrap=50)
-    assert c.truth.own_masks_a == c.truth.garments and c.truth.biased_towards == "a"
-    assert "flattered" in bias_note(c.truth) and c.to_dict()["truth"]["biased_towards"] == "a"
+    b = read_run(write_tag_output(tmp_path / "b.jsonl", shifted), Report("b"))
+    truth = read_truth(ccp_coco_dict, Report("t"))
+    c = compare_runs(a, b, truth, bootstrap=50)
+    assert c.truth.own_masks_a == c.truth.garments and c.truth.own_masks_b < c.truth.garments / 2
+    assert c.truth.biased_towards == "a" and "run A's own" in bias_note(c.truth)
+    assert c.to_dict()["truth"]["biased_towards"] == "a"
+    same = compare_runs(a, a, truth, bootstrap=50)  # one detector in both runs: neither is favoured
+    assert same.truth.biased_towards is None and bias_note(same.truth) is None
