@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from garmentparse.cli.common import print_json, print_report, progress_bar
-from garmentparse.cli.store import DB_HELP, _store, print_problems
+from garmentparse.cli.common import progress_bar
+from garmentparse.cli.store import DB_HELP, _store, show_report
 
 
 def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
@@ -39,11 +39,6 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         with _store(db) as store, progress_bar("photos") as on_progress:
             rep = import_file(store, file, fmt, user=user, run_id=run, iou=iou, reject_missing=reject_missing,
                               on_progress=on_progress, **extra)
-        if report is not None:
-            rep.save(report)
-        print_report(rep)
-        print_problems(rep)
-        if as_json:
-            print_json(rep.to_dict())
+        show_report(rep, report, as_json)
         if (strict and rep.problems) or (not rep.counts.get("photos") and rep.problems):
             raise typer.Exit(1)

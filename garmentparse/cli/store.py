@@ -83,12 +83,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         """Load a tag run into the database: idempotent, streaming, bad lines reported by line."""
         with _store(db) as store, progress_bar("lines") as on_progress:
             rep = store.ingest(results, images, batch_size=batch_size, on_progress=on_progress)
-        if report is not None:
-            rep.save(report)
-        print_report(rep)
-        print_problems(rep)
-        if as_json:
-            print_json(rep.to_dict())
+        show_report(rep, report, as_json)
         if (strict and rep.counts.get("bad_lines")) or (rep.counts.get("lines") and
                                                         rep.counts.get("bad_lines") == rep.counts.get("lines")):
             raise typer.Exit(1)
@@ -212,6 +207,16 @@ def _export_interop(db: Optional[str], fmt: str, out: Path, states: Optional[lis
     console.print(f"wrote {rep.counts.get('garments', 0)} garments on {photos} photos to {escape(str(data))}, "
                   f"and {escape(str(spec))}")
 
+
+
+def show_report(rep: Report, path: Optional[Path], as_json: bool) -> None:
+    """Save the report (``--report``), print its summary and first problems, and ``--json`` it."""
+    if path is not None:
+        rep.save(path)
+    print_report(rep)
+    print_problems(rep)
+    if as_json:
+        print_json(rep.to_dict())
 
 
 def print_problems(rep: Report) -> None:

@@ -12,7 +12,7 @@ from garmentparse import masks, vocab
 from garmentparse.converters.coco import category_names, load_coco
 from garmentparse.masks import RLE
 from garmentparse.report import Report
-from garmentparse.store.ingest import BadLine, parse_line, run_record_path
+from garmentparse.store.ingest import parsed_lines, run_record_path
 
 PART = "part"  # the garment's part is compared like any attribute head
 
@@ -103,21 +103,12 @@ def read_run(path: str | Path, report: Report) -> Run:
     settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
     lang = settings.get("lang")
     photos: dict[str, Photo] = {}
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                line = parse_line(raw, number, lang)
-            except BadLine as exc:
-                report.add(f"{path}:{number}", exc.reason, exc.detail)
-                report.counts[f"bad_lines_{path.name}"] += 1
-                continue
-            garments = tuple(
-                Instance({"size": list(g.mask_size), "counts": g.counts}, g.box, g.score,
-                         {PART: g.part, **{h: normal_label(h, label) for h, label, *_ in g.heads}})
-                for g in line.garments)
-            photos[line.path] = Photo(line.path, line.width, line.height, line.error, garments)
+    for line in parsed_lines(path, lang, report, f"bad_lines_{path.name}"):
+        garments = tuple(
+            Instance({"size": list(g.mask_size), "counts": g.counts}, g.box, g.score,
+                     {PART: g.part, **{h: normal_label(h, label) for h, label, *_ in g.heads}})
+            for g in line.garments)
+        photos[line.path] = Photo(line.path, line.width, line.height, line.error, garments)
     runs = record.get("runs") if isinstance(record.get("runs"), list) else []
     images_dir = next((r.get("images_dir") for r in reversed(runs) if isinstance(r, dict) and r.get("images_dir")),
                       None)

@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -246,6 +247,20 @@ def _garment(g: Any, where: str, size: tuple[int | None, int | None], lang: str 
             raise BadLine("schema", f"{where}.attributes: bad head name {head!r:.40}")
         heads.append(_head(head, attr, f"{where}.attributes.{head}", lang))
     return _Garment(part, score, box, (h, w), mask["counts"], tuple(heads))
+
+
+def parsed_lines(path: Path, lang: str | None, report: Report, bad_key: str = "bad_lines") -> Iterator[_Line]:
+    """The well-formed lines of a ``tag`` output, streamed; a bad one is a report problem
+    ``FILE:LINE`` with its reason, counted under ``bad_key``."""
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield parse_line(raw, number, lang)
+            except BadLine as exc:
+                report.add(f"{path}:{number}", exc.reason, exc.detail)
+                report.counts[bad_key] += 1
 
 
 def parse_line(raw: bytes | str, number: int, lang: str | None = None) -> _Line:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from garmentparse.report import Report
-from garmentparse.store.ingest import BadLine, parse_line, run_record_path
+from garmentparse.store.ingest import parsed_lines, run_record_path
 from garmentparse.store.models import PART_HEAD, REJECTED, Accepted, Garment, Photo, TagRun
 
 Photos = Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]
@@ -78,20 +78,12 @@ def tag_output(jsonl: str | Path, report: Report) -> Photos:
             report.add(run_record_path(path), "run_record_unreadable", "labels read as English ids", action="ignored")
     settings = record.get("settings") if isinstance(record, dict) and isinstance(record.get("settings"), dict) else {}
     lang, model = settings.get("lang"), _model(settings.get("models"), path.stem)
-    with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                line = parse_line(raw, number, lang)
-            except BadLine as exc:
-                report.add(f"{path}:{number}", exc.reason, exc.detail)
-                continue
-            if line.error is not None or line.width is None or line.height is None:
-                report.counts["photos_failed"] += 1  # tag could not read it: nothing to review
-                continue
-            photo = {"path": line.path, "width": line.width, "height": line.height, "model": model}
-            yield photo, [{"key": f"p{i}", "part": g.part, "score": g.score, "confidence": g.confidence,
-                           "mask": {"size": list(g.mask_size), "counts": g.counts},
-                           "attributes": {head: (label, p) for head, label, p, *_ in g.heads}}
-                          for i, g in enumerate(line.garments)]
+    for line in parsed_lines(path, lang, report):
+        if line.error is not None or line.width is None or line.height is None:
+            report.counts["photos_failed"] += 1  # tag could not read it: nothing to review
+            continue
+        photo = {"path": line.path, "width": line.width, "height": line.height, "model": model}
+        yield photo, [{"key": f"p{i}", "part": g.part, "score": g.score, "confidence": g.confidence,
+                       "mask": {"size": list(g.mask_size), "counts": g.counts},
+                       "attributes": {head: (label, p) for head, label, p, *_ in g.heads}}
+                      for i, g in enumerate(line.garments)]
