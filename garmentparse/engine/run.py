@@ -3,16 +3,21 @@
 It holds ``config.yaml`` (the resolved config), ``metrics.jsonl`` (one JSON object a line),
 ``last.pt`` (everything ``--resume`` needs) and ``model.pt`` (the checkpoint other commands
 take), plus whatever the stage adds (``eval.json``, ``report.json``).
+
+When several processes train together only rank 0 writes here (each checkpoint atomically); on the
+other ranks the writing methods do nothing, so stages call them alike on every rank.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from garmentparse.checkpoint import Checkpoint, load_checkpoint
+from garmentparse.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from garmentparse.config import dump_yaml
+from garmentparse.engine.distributed import get_world
 
 
 class RunFolder:
@@ -36,8 +41,15 @@ class RunFolder:
                 raise FileExistsError(f"{self.path} already holds a trained {kind} ({', '.join(held)}): pass "
                                       "--resume to continue it, or choose another --out")
 
+    @property
+    def main(self) -> bool:
+        """This process writes the run's files (rank 0, or the only process)."""
+        return get_world().main
+
     def start(self, config: Any) -> None:
         """Create the folder and write the resolved ``config.yaml``."""
+        if not self.main:
+            return
         self.path.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(dump_yaml(config), encoding="utf-8")
 
@@ -45,12 +57,21 @@ class RunFolder:
         """``last.pt`` when resuming (``None`` for a new run)."""
         return load_checkpoint(self.last_path, expect_kind=self.kind) if self.resume else None
 
+    def save(self, ckpt: Checkpoint | Callable[[], Checkpoint], path: Path) -> None:
+        """Write a checkpoint (or what ``ckpt()`` builds, only where it is written) atomically."""
+        if self.main:
+            save_checkpoint(ckpt() if callable(ckpt) else ckpt, path)
+
     def log_metrics(self, row: dict[str, Any]) -> None:
         """Append one JSON line to ``metrics.jsonl``."""
+        if not self.main:
+            return
         with self.metrics_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
 
     def write_json(self, name: str, data: Any) -> Path:
         path = self.path / name
+        if not self.main:
+            return path
         path.write_text(json.dumps(data, indent=1), encoding="utf-8")
         return path
