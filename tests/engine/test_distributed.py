@@ -253,3 +253,14 @@ def test_ranks_agree_on_the_time_budget_and_a_dead_rank_stops_the_other(tmp_path
     assert "last.pt is the last complete one" in death["error"]
     last = load_checkpoint(tmp_path / "death" / "last.pt", expect_kind="toy")  # whole, never half-written
     assert last.extra["iteration"] == 3 and not list((tmp_path / "death").glob("*.tmp"))
+
+
+def test_gpu_script_has_the_ddp_stage_and_its_benchmark_runs():
+    script = REPO / "scripts" / "gpu_run.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    assert "detector|classifier|tag|ddp)" in text and "torch.distributed.run --standalone" in text
+    assert "benchmarks/bench_ddp.py" in text and (REPO / "benchmarks" / "bench_ddp.py").is_file()
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_ddp.py"), "--help"], check=True,
+                         capture_output=True, text=True).stdout
+    assert "--nproc" in out and "images/s" in out
