@@ -37,7 +37,12 @@ def duplicate_iou_option() -> Any:
 
 def main_process() -> bool:
     """This process prints (rank 0 of a torchrun / ``--nproc`` run, or the only process)."""
-    return os.environ.get("RANK", "0") == "0"
+    return _rank() == "0"
+
+
+def _rank() -> str:
+    """``RANK`` as a launcher of several processes set it ("0" otherwise)."""
+    return os.environ.get("RANK", "0") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "0"
 
 
 def nproc_option() -> Any:
@@ -69,7 +74,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     """Library log lines (logger ``garmentparse``) to stderr through Rich, once. In a run of several
     processes rank 0 logs as one process does; the others log warnings only, marked with their rank."""
     logger = logging.getLogger("garmentparse")
-    rank = os.environ.get("RANK", "0")
+    rank = _rank()
     if not any(isinstance(h, RichHandler) for h in logger.handlers):
         handler = RichHandler(console=console, show_time=False, show_path=False, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s" if rank == "0" else f"[rank {rank}] %(message)s"))

@@ -85,8 +85,10 @@ def launched() -> bool:
 
 
 def process_rank() -> int:
-    """This process's rank: the group's, else what its launcher set (``RANK``), else 0."""
-    return dist.get_rank() if _initialised() else int(os.environ.get("RANK", "0"))
+    """This process's rank: the group's, else what its launcher set (``RANK``, when launched), else 0."""
+    if _initialised():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0")) if launched() else 0
 
 
 def setup(device: str = "auto", timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[World, torch.device]:

@@ -11,6 +11,7 @@ other ranks the writing methods do nothing, so stages call them alike on every r
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ class RunFolder:
         if not self.main:
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(dump_yaml(config), encoding="utf-8")
+        _write_text(self.config_path, dump_yaml(config))
 
     def load_last(self) -> Checkpoint | None:
         """``last.pt`` when resuming (``None`` for a new run)."""
@@ -73,5 +74,12 @@ class RunFolder:
         path = self.path / name
         if not self.main:
             return path
-        path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        _write_text(path, json.dumps(data, indent=1))
         return path
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically (tmp file + rename), as checkpoints are written."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

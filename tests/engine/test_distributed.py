@@ -233,6 +233,33 @@ def test_resume_refuses_another_global_batch():
         make(16).resume(ckpt)
 
 
+def test_accumulation_steps_are_the_whole_batch_step():
+    """train.accumulate=2 on halves of each batch: the same step as the whole batch (no BatchNorm)."""
+    x = torch.linspace(-1, 1, 32).reshape(16, 2)
+    y = x @ torch.tensor([[1.5], [-0.5]])
+
+    def run(accumulate: int) -> dict:
+        torch.manual_seed(0)
+        model = nn.Linear(2, 1)
+        size = 4 // accumulate
+
+        def data(start: int):
+            i = start * 4
+            while True:
+                yield x[i % 16:i % 16 + size], y[i % 16:i % 16 + size]
+                i += size
+
+        trainer = Trainer(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                          step=lambda b: ({"mse": ((model(b[0]) - b[1]) ** 2).mean()}, len(b[0])), data=data,
+                          max_iter=6, template=Checkpoint("toy", {}, {}, {}), accumulate=accumulate, global_batch=4)
+        trainer.train()
+        assert trainer.samples == 24
+        return model.state_dict()
+
+    whole, halves = run(1), run(2)
+    assert all(torch.allclose(whole[k], halves[k], atol=1e-6) for k in whole)
+
+
 # ---------------------------------------------------------------- ranks as on separate machines
 def test_ranks_agree_on_the_time_budget_and_a_dead_rank_stops_the_other(tmp_path):
     with socket.socket() as s:
