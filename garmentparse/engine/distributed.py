@@ -370,14 +370,16 @@ def _launch_environment(nproc: int) -> Iterator[None]:
     set_omp = "OMP_NUM_THREADS" not in os.environ and nproc > 1
     if set_omp:
         os.environ["OMP_NUM_THREADS"] = "1"
-    elastic = logging.getLogger("torch.distributed.elastic")
-    level = elastic.level
+    loggers = [logging.getLogger(name) for name in ("torch.distributed.elastic", "torch.multiprocessing")]
+    levels = [lg.level for lg in loggers]
     if not os.environ.get("GARMENTPARSE_DEBUG"):
-        elastic.setLevel(logging.CRITICAL)
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        elastic.setLevel(level)
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
         if set_omp:
             del os.environ["OMP_NUM_THREADS"]
 

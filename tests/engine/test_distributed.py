@@ -222,6 +222,18 @@ def test_a_port_in_use_is_a_clear_error():
             launch_local(2, print, port=port)
 
 
+def test_a_failed_worker_is_named_with_its_error():
+    from types import SimpleNamespace
+
+    from garmentparse.engine.distributed import _describe_failures
+
+    failures = {1: SimpleNamespace(exitcode=1, message={"message": "ValueError: bad crop"}),
+                3: SimpleNamespace(exitcode=-9, message="")}
+    text = _describe_failures(SimpleNamespace(failures=failures), 4)
+    assert text.startswith("2 of 4 training processes failed and the others were stopped")
+    assert "rank 1 exited with code 1: ValueError: bad crop" in text and "rank 3 exited with code -9" in text
+
+
 def test_resume_refuses_another_global_batch():
     model = nn.Linear(2, 1)
     make = lambda batch: Trainer(model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),  # noqa: E731
