@@ -4,7 +4,12 @@ Epoch based (SGDR stepped per iteration, validation each epoch, early stopping, 
 checkpoint). RUN_DIR (:class:`~garmentparse.engine.run.RunFolder`) gets ``config.yaml``
 (resolved), ``metrics.jsonl`` (one line per epoch), ``report.json`` (skipped rows and why),
 ``last.pt`` (for ``--resume``) and ``model.pt`` (weights + config + vocabulary; the best epoch
-on validation, or the last one without validation)."""
+on validation, or the last one without validation).
+
+Several processes (``torchrun`` or ``--nproc``, :mod:`garmentparse.engine.distributed`):
+``solver.batch_size`` is the global batch of one step; each rank takes its share of every epoch's
+order (:class:`~garmentparse.engine.distributed.ShardSampler`), validation crops are split over
+the ranks and the counts summed, and rank 0 writes RUN_DIR."""
 
 from __future__ import annotations
 
@@ -16,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader, RandomSampler, Subset, WeightedRandomSampler
 
-from garmentparse.checkpoint import Checkpoint, load_checkpoint, resolve_device, save_checkpoint
+from garmentparse.checkpoint import Checkpoint, load_checkpoint
 from garmentparse.classifiers.config import ClassifierConfig
 from garmentparse.classifiers.data import (CropDataset, CropRecord, background_fill, build_vocabulary,
                                            infer_crop_size, load_crops, read_manifest, readable_crops,
@@ -26,12 +31,13 @@ from garmentparse.classifiers.data import (CropDataset, CropRecord, background_f
 from garmentparse.classifiers.model import MultiHeadClassifier, masked_losses
 from garmentparse.config import to_dict
 from garmentparse.engine.amp import autocast, bf16_enabled
+from garmentparse.engine.distributed import ShardSampler, gather_objects, setup, shard, split_batch, wrap_model
 from garmentparse.engine.hooks import (BestCheckpoint, EarlyStopping, Evaluation, MetricsWriter,
                                        PeriodicCheckpoint, ProgressHook, TimeBudget)
 from garmentparse.engine.loop import HookBase, Trainer, TrainResult
 from garmentparse.engine.optim import make_optimizer, param_groups
 from garmentparse.engine.run import RunFolder
-from garmentparse.engine.seeding import seed_everything, seed_worker
+from garmentparse.engine.seeding import rank_seed, seed_everything, seed_worker
 from garmentparse.progress import ProgressCallback
 from garmentparse.report import Report
 
@@ -47,7 +53,9 @@ def validate(model: MultiHeadClassifier, loader: DataLoader, device: torch.devic
              multi_label: dict[str, bool], thresholds: dict[str, float] | None = None) -> dict[str, Any]:
     """Masked loss and accuracy per head on a validation loader, over labelled samples only (a
     batch's mean loss is weighted by its labelled count, so batch size does not change it).
-    Multi-label heads count a sample right when every value is on/off at the head's threshold."""
+    Multi-label heads count a sample right when every value is on/off at the head's threshold.
+    Several processes: each rank passes its share of the crops and the sums are gathered, so every
+    rank returns the result of the whole set."""
     model.eval()
     thresholds = thresholds or {}
     loss_sum: dict[str, float] = {}
@@ -74,6 +82,10 @@ def validate(model: MultiHeadClassifier, loader: DataLoader, device: torch.devic
             correct[name] = correct.get(name, 0) + right
             count[name] = count.get(name, 0) + n
             loss_sum[name] = loss_sum.get(name, 0.0) + float(losses[name]) * n
+    shards = gather_objects((loss_sum, correct, count))
+    if len(shards) > 1:
+        loss_sum, correct, count = ({k: sum(part[i].get(k, 0) for part in shards) for k in shards[0][i]}
+                                    for i in range(3))
     return {
         "loss": {k: v / count[k] for k, v in loss_sum.items() if count[k]},
         "accuracy": {k: correct[k] / count[k] for k in correct if count[k]},
@@ -139,9 +151,10 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
     Missing labels are masked per head; a head with no label at all in the training data is
     kept in the model but marked untrained (the classifier will not answer for it)."""
     config = copy.deepcopy(config)
+    world, dev = setup(device, config.train.dist_timeout_s)
+    split_batch(config.solver.batch_size, world.size, config.train.accumulate, "solver.batch_size")
     run = RunFolder(out_dir, kind="classifier", resume=resume)
-    seed_everything(config.train.seed)
-    dev = resolve_device(device)
+    seed_everything(rank_seed(config.train.seed))  # rank 0 as one process; DDP gives all ranks its weights
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     heads = [h.attribute for h in config.model.heads]
@@ -183,7 +196,9 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
 
     train_ds = CropDataset(train_records, vocabulary, multi_label, size, fill,
                            train_transform(config.augment, size, fill), train_cache)
-    batch_size = min(config.solver.batch_size, len(train_ds))
+    parts = world.size * config.train.accumulate  # a set smaller than the batch: the largest batch that splits
+    batch_size = min(config.solver.batch_size, max(parts, len(train_ds) // parts * parts))
+    micro = batch_size // parts
     bh = config.data.balance_head
     weights = sample_weights(train_records, bh, config.data.balance_power) if bh and bh not in untrained else None
     workers = config.data.workers
@@ -193,22 +208,28 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
         loader_kw.update(persistent_workers=True, prefetch_factor=4)
 
     def train_loader(seed: int) -> DataLoader:
+        """Every rank draws the same order from ``seed`` and takes its share; one process: as ever."""
         generator = torch.Generator().manual_seed(seed)
-        sampler = None if weights is None else WeightedRandomSampler(
+        base = RandomSampler(train_ds, generator=generator) if weights is None else WeightedRandomSampler(
             weights, num_samples=len(weights), replacement=True, generator=generator)
-        return DataLoader(train_ds, batch_size=batch_size, sampler=sampler, shuffle=sampler is None,
-                          generator=generator, drop_last=len(train_ds) % batch_size == 1, **loader_kw)
+        sampler = ShardSampler(base, world)
+        return DataLoader(train_ds, batch_size=micro, sampler=sampler, generator=generator,
+                          drop_last=len(sampler) % micro == 1, **loader_kw)
 
     def batches(start: int) -> Iterator[Any]:
         loader = train_loader(config.train.seed + start)
+        epoch = start // iters
         while True:
+            loader.sampler.set_epoch(epoch)
             yield from loader
+            epoch += 1
 
     val_loader = None
     if val_records:
         val_ds = CropDataset(val_records, vocabulary, multi_label, size, fill, None, val_cache)
         if val_ds.labelled():
-            val_loader = DataLoader(val_ds, batch_size=config.eval.batch_size, shuffle=False, **loader_kw)
+            val_share = val_ds if not world.distributed else Subset(val_ds, shard(len(val_ds)))
+            val_loader = DataLoader(val_share, batch_size=config.eval.batch_size, shuffle=False, **loader_kw)
         else:
             logger.warning("the %d validation crops carry no label of a trained class: training without "
                            "validation (no early stopping, last epoch kept)", len(val_records))
@@ -224,10 +245,11 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
     channels_last = dev.type == "cuda" and config.train.channels_last
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    net = wrap_model(model, dev, sync_bn=config.train.sync_bn, find_unused=config.train.find_unused_parameters)
     s = config.solver
     optimizer = make_optimizer("adamw", param_groups(model, lr=s.lr, weight_decay=s.weight_decay,
                                                      backbone_lr_mult=s.backbone_lr_mult), lr=s.lr)
-    iters = len(train_loader(0))
+    iters = max(1, len(train_loader(0)) // config.train.accumulate)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         optimizer, T_0=max(1, s.t0_epochs * iters), T_mult=s.t_mult, eta_min=s.eta_min)
     amp = bf16_enabled(config.train.amp, dev)
@@ -238,7 +260,7 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(dev, amp):
-            logits = model(x)
+            logits = net(x)
         return masked_losses(logits, _to_device(targets, dev), multi_label, s.label_smoothing), len(x)
 
     t = config.train
@@ -252,22 +274,24 @@ def train_classifier(config: ClassifierConfig, manifest: str | Path, out_dir: st
               PeriodicCheckpoint(run, t.checkpoint_period), ProgressHook(on_progress)]
     template = Checkpoint("classifier", to_dict(config), vocabulary, {}, {
         "untrained_heads": untrained, "label_counts": label_counts, "train_manifest": str(manifest)})
-    trainer = Trainer(model=model, optimizer=optimizer, scheduler=scheduler, step=step, data=batches,
+    trainer = Trainer(model=net, optimizer=optimizer, scheduler=scheduler, step=step, data=batches,
                       max_iter=t.epochs * iters, template=template, loss_weights=loss_weights,
-                      grad_clip=t.grad_clip, epoch_length=iters, hooks=hooks)
+                      grad_clip=t.grad_clip, epoch_length=iters, hooks=hooks, accumulate=t.accumulate,
+                      global_batch=batch_size)
     if last is not None:
         trainer.resume(last)
         logger.info("resuming %s at epoch %d", run.last_path, trainer.epoch)
-    logger.info("training %s (%s) on %d crops (%d for validation), heads %s, device %s, %s",
+    logger.info("training %s (%s) on %d crops (%d for validation), heads %s, device %s, %s%s",
                 config.model.backbone, config.model.split, len(train_ds), len(val_records), heads, dev,
-                "bf16" if amp else "fp32")
+                "bf16" if amp else "fp32", f", {world.size} processes x {micro} crops" if world.distributed else "")
     trainer.train()
 
     best_iter = evaluation.best_iter if evaluation is not None else None
     if best_iter is None:  # no validation (or it never scored): keep the last epoch
-        save_checkpoint(trainer.checkpoint(validation=None), run.model_path)
+        run.save(lambda: trainer.checkpoint(validation=None), run.model_path)
         best_iter = trainer.iter
-    report.save(run.path / "report.json")
+    if run.main:
+        report.save(run.path / "report.json")
     for p in report.problems:
         logger.warning("skipped %s: %s %s", p.file, p.reason, p.detail)
     seconds = trainer.session_seconds()

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
 
-from garmentparse.cli.common import (OVERRIDES_CONTEXT, SET_METAVAR, config_overrides, console, print_json,
-                                     print_report, progress_bar, setup_logging)
+from garmentparse.cli.common import (OVERRIDES_CONTEXT, SET_METAVAR, config_overrides, console, launch_or_run,
+                                     main_process, master_port_option, nproc_option, print_json, print_report,
+                                     progress_bar, setup_logging)
+
+
+def train_classifier_worker(cfg: Any, manifest: Path, out: Path, val_manifest: Path | None, device: str,
+                            resume: bool, show_progress: bool) -> Any:
+    """One training process (of one, of ``--nproc`` or of torchrun's): logs, rank 0's bar, the run."""
+    from garmentparse.classifiers import train_classifier
+
+    setup_logging()
+    with progress_bar("train", enabled=show_progress and main_process()) as on_progress:
+        return train_classifier(cfg, manifest, out, val_manifest=val_manifest, device=device, resume=resume,
+                                on_progress=on_progress)
 
 
 def train_classifier_command(
@@ -24,9 +36,11 @@ def train_classifier_command(
     resume: bool = typer.Option(False, "--resume", help="Continue RUN_DIR/last.pt: model, optimiser, scheduler, epoch, best score."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config as YAML on stdout and exit."),
     show_progress: bool = typer.Option(True, "--progress/--no-progress", help="Rich progress bar on stderr."),
+    nproc: int = nproc_option(),
+    master_port: int = master_port_option(),
 ) -> None:
-    """Train a multi-head attribute classifier on garment crops."""
-    from garmentparse.classifiers import load_classifier_config, train_classifier
+    """Train a multi-head attribute classifier on garment crops (several processes: --nproc or torchrun)."""
+    from garmentparse.classifiers import load_classifier_config
     from garmentparse.config import ConfigError, dump_yaml
 
     if config is None and resume and out is not None and (out / "config.yaml").is_file():
@@ -41,14 +55,22 @@ def train_classifier_command(
         return
     if manifest is None or out is None:
         raise typer.BadParameter("--manifest and --out are required to train", param_hint="--manifest/--out")
-    setup_logging()
+    if nproc > 1:
+        from garmentparse.engine.distributed import split_batch
+
+        try:
+            split_batch(cfg.solver.batch_size, nproc, cfg.train.accumulate, "solver.batch_size")
+        except ValueError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
     try:
-        with progress_bar("train", enabled=show_progress) as on_progress:
-            result = train_classifier(cfg, manifest, out, val_manifest=val_manifest, device=device,
-                                      resume=resume, on_progress=on_progress)
+        result = launch_or_run(nproc, master_port, train_classifier_worker, cfg, manifest, out, val_manifest,
+                               device, resume, show_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+    if not main_process():  # torchrun: rank 0 prints
+        return
     best = ""
     if result.best_score is not None:
         monitor, value = cfg.train.monitor, result.best_score

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -34,13 +35,52 @@ def duplicate_iou_option() -> Any:
         "(0 = off; default: the detector config's test.duplicate_iou)."))
 
 
+def main_process() -> bool:
+    """This process prints (rank 0 of a torchrun / ``--nproc`` run, or the only process)."""
+    return _rank() == "0"
+
+
+def _rank() -> str:
+    """``RANK`` as a launcher of several processes set it ("0" otherwise)."""
+    return os.environ.get("RANK", "0") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "0"
+
+
+def nproc_option() -> Any:
+    """``--nproc N`` (alias ``--gpus N``) of the train commands."""
+    return typer.Option(1, "--nproc", "--gpus", min=1, metavar="N", help=(
+        "Train with N processes on this machine, one per GPU on CUDA (else CPU processes on gloo), as "
+        "`torchrun --standalone --nproc-per-node N` would; the batch size stays the global batch of one step. "
+        "Several machines: torchrun (docs/distributed.md)."))
+
+
+def master_port_option() -> Any:
+    return typer.Option(0, "--master-port", min=0, max=65535, metavar="PORT",
+                        help="Rendezvous port of --nproc (default 0: a free one).")
+
+
+def launch_or_run(nproc: int, port: int, worker: Any, *args: Any) -> Any:
+    """``worker(*args)`` here, or in ``nproc`` processes (rank 0's result) with ``--nproc``."""
+    if nproc <= 1:
+        return worker(*args)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError(f"--nproc {nproc}: this is already one of {os.environ['WORLD_SIZE']} processes "
+                         "(torchrun); leave --nproc out")
+    from garmentparse.engine.distributed import launch_local
+
+    return launch_local(nproc, worker, *args, port=port)
+
+
 def setup_logging(level: int = logging.INFO) -> None:
-    """Library log lines (logger ``garmentparse``) to stderr through Rich, once."""
+    """Library log lines (logger ``garmentparse``) to stderr through Rich, once. In a run of several
+    processes rank 0 logs as one process does; the others log warnings only, marked with their rank."""
     logger = logging.getLogger("garmentparse")
+    rank = _rank()
     if not any(isinstance(h, RichHandler) for h in logger.handlers):
         handler = RichHandler(console=console, show_time=False, show_path=False, markup=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(logging.Formatter("%(message)s" if rank == "0" else f"[rank {rank}] %(message)s"))
         logger.addHandler(handler)
+    if rank != "0":
+        level = max(level, logging.WARNING)
     logger.setLevel(level)
     logger.propagate = False
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from garmentparse.cli.common import (OVERRIDES_CONTEXT, SET_METAVAR, config_overrides, console,
-                                     duplicate_iou_option, print_json, progress_bar, setup_logging)
+                                     duplicate_iou_option, launch_or_run, main_process, master_port_option,
+                                     nproc_option, print_json, progress_bar, setup_logging)
 
 DEVICE_HELP = "auto (CUDA when available) | cpu | cuda"
 
@@ -20,6 +21,17 @@ DEVICE_HELP = "auto (CUDA when available) | cpu | cuda"
 def _fail(message: str, code: int = 1) -> None:
     console.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
+
+
+def train_detector_worker(cfg: Any, train_json: Path, images: Path, out: Path, val: Path | None,
+                          val_images: Path | None, device: str, resume: bool, show_progress: bool) -> Any:
+    """One training process (of one, of ``--nproc`` or of torchrun's): logs, rank 0's bar, the run."""
+    from garmentparse.parsing import train_detector
+
+    setup_logging()
+    with progress_bar("train", enabled=show_progress and main_process(), transient=False) as on_progress:
+        return train_detector(cfg, train_json, images, out, val_json=val, val_images=val_images,
+                              device=device, resume=resume, on_progress=on_progress)
 
 
 def train_detector_command(
@@ -38,10 +50,12 @@ def train_detector_command(
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved config (YAML) and exit."),
     show_progress: bool = typer.Option(True, "--progress/--no-progress", help="Rich progress bar on stderr."),
     as_json: bool = typer.Option(False, "--json", help="Print a run summary as one JSON object on stdout."),
+    nproc: int = nproc_option(),
+    master_port: int = master_port_option(),
 ) -> None:
-    """Train a Mask R-CNN garment segmenter on a COCO file."""
+    """Train a Mask R-CNN garment segmenter on a COCO file (several processes: --nproc or torchrun)."""
     from garmentparse.config import dump_yaml
-    from garmentparse.parsing import ConfigError, load_detector_config, train_detector
+    from garmentparse.parsing import ConfigError, load_detector_config
 
     if config is None and resume and out is not None and (out / "config.yaml").is_file():
         config = out / "config.yaml"
@@ -57,15 +71,22 @@ def train_detector_command(
     missing = [name for name, v in (("--train", train_json), ("--images", images), ("--out", out)) if v is None]
     if missing:
         _fail(f"missing {', '.join(missing)}", 2)
-    setup_logging()
+    if nproc > 1:
+        from garmentparse.engine.distributed import split_batch
+
+        try:
+            split_batch(cfg.data.batch_size, nproc, cfg.train.accumulate, "data.batch_size")
+        except ValueError as exc:
+            _fail(str(exc), 2)
     try:
-        with progress_bar("train", enabled=show_progress, transient=False) as on_progress:
-            result = train_detector(cfg, train_json, images, out, val_json=val, val_images=val_images,
-                                    device=device, resume=resume, on_progress=on_progress)
+        result = launch_or_run(nproc, master_port, train_detector_worker, cfg, train_json, images, out, val,
+                               val_images, device, resume, show_progress)
     except KeyError as exc:  # an unknown registry name (backend, backbone)
         _fail(str(exc.args[0]), 2)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
+    if not main_process():  # torchrun: rank 0 prints
+        return
     console.print(f"model: {escape(str(result.model_path))}  iterations: {result.iterations}  "
                   f"images/s: {result.images_per_s:.2f}")
     if result.eval:

@@ -4,13 +4,14 @@ garment embeddings, similar-garment search, a 2-D map and clusters of a collecti
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from garmentparse.cli.common import console, print_json, print_report, progress_bar, setup_logging
+from garmentparse.cli.common import (console, launch_or_run, main_process, master_port_option, nproc_option, print_json,
+                                     print_report, progress_bar, setup_logging)
 
 MODEL_OPTION_HELP = ("Classifier checkpoint (train classifier: its backbone's features), embedder checkpoint "
                      "(train embedder), a release model name (garmentparse models list) or 'lite0' (ImageNet "
@@ -191,6 +192,15 @@ def cluster_command(
                     "out": str(out)})
 
 
+def train_embedder_worker(source: Path, out: Path, options: dict[str, Any], show_progress: bool = True) -> Any:
+    """One training process (of one, of ``--nproc`` or of torchrun's)."""
+    from garmentparse.embeddings.metric import train_embedder
+
+    setup_logging()
+    with progress_bar("train embedder", enabled=show_progress and main_process()) as on_progress:
+        return train_embedder(source, out, on_progress=on_progress, **options)
+
+
 def train_embedder_command(
     out: Path = typer.Option(..., "--out", help="Run folder: model.pt (kind embedder) and report.json."),
     manifest: Optional[Path] = typer.Option(None, "--manifest", help="Training crops: manifest.csv with labels (garmentparse crop); --base embeds them."),
@@ -200,14 +210,17 @@ def train_embedder_command(
     dim: int = typer.Option(512, "--dim", min=2, help="Embedding width."),
     head: str = typer.Option("mlp", "--head", help="Projection: mlp (linear, ReLU, linear) or linear."),
     epochs: int = typer.Option(40, "--epochs", min=1, help="Passes over the crops (the projection trains in seconds)."),
+    batch_size: int = typer.Option(128, "--batch-size", min=2, help="Crops per step over all processes (whole classes of --per-class)."),
+    per_class: int = typer.Option(4, "--per-class", min=2, help="Crops of each class in a batch."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Also train on mirror images of the crops."),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(0, "--workers", min=0, help="Processes decoding crops (0: main process)."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    nproc: int = nproc_option(),
+    master_port: int = master_port_option(),
 ) -> None:
     """Train a metric-learning projection (multi-similarity loss) on the labels of a crop manifest."""
     from garmentparse import vocab
-    from garmentparse.embeddings.metric import train_embedder
 
     names = tuple(n.strip() for n in labels.split(",") if n.strip())
     if not names or any(n not in vocab.ATTRIBUTES for n in names):
@@ -216,11 +229,15 @@ def train_embedder_command(
         raise typer.BadParameter("give exactly one of --manifest or --embeddings", param_hint="--manifest/--embeddings")
     if head not in ("mlp", "linear"):
         raise typer.BadParameter("use mlp or linear", param_hint="--head")
-    setup_logging()
-    with progress_bar("train embedder") as on_progress:
-        result = train_embedder(manifest or embeddings, out, base=base, labels=names, dim=dim, head=head,
-                                epochs=epochs, flip=flip, seed=seed, device=device, workers=workers,
-                                on_progress=on_progress)
+    options = {"base": base, "labels": names, "dim": dim, "head": head, "epochs": epochs, "batch_size": batch_size,
+               "per_class": per_class, "flip": flip, "seed": seed, "device": device, "workers": workers}
+    try:
+        result = launch_or_run(nproc, master_port, train_embedder_worker, manifest or embeddings, out, options)
+    except RuntimeError as exc:  # a failed process of several, a port in use
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    if not main_process():  # torchrun: rank 0 prints
+        return
     console.print(f"trained on {result.crops} crops of {result.classes} classes in {result.seconds:.0f}s "
                   f"(final loss {result.final_loss:.4f}); wrote {escape(str(result.model_path))}", highlight=False)
 

@@ -5,6 +5,8 @@
   ``metrics.jsonl`` and progress, as :class:`HookBase` subclasses.
 - :mod:`~garmentparse.engine.run`: :class:`RunFolder` (the run directory and its files).
 - :mod:`~garmentparse.engine.config`: the ``train:`` config section both stages share.
+- :mod:`~garmentparse.engine.distributed`: data-parallel training on several processes (process
+  group, global-batch split, shard samplers, DDP, collectives, the ``--nproc`` launcher).
 - :mod:`~garmentparse.engine.seeding`, :mod:`~garmentparse.engine.optim`,
   :mod:`~garmentparse.engine.amp`, :mod:`~garmentparse.engine.state`: small helpers.
 

@@ -22,6 +22,11 @@ class TrainConfig:
     eval_period: int = 0  # evaluate on the validation data every N iterations
     patience: int = 0  # early stopping: evaluations without improvement of `monitor` (0 = off)
     monitor: str = ""  # the validation value early stopping / best checkpoint watch (stage-specific)
+    # several processes (docs/distributed.md); the batch size is always the global batch of one step
+    accumulate: int = 1  # split each step's batch into this many forward/backward passes (less memory, same step)
+    sync_bn: bool = False  # several CUDA processes: BatchNorm statistics over the global batch (SyncBatchNorm)
+    find_unused_parameters: bool = False  # DDP: only for models whose steps leave trainable parameters without a gradient
+    dist_timeout_s: float = 600.0  # several processes: a collective waits this long for the others, then fails
 
     def __post_init__(self) -> None:
         if self.grad_clip is None:
@@ -30,3 +35,7 @@ class TrainConfig:
                     "patience"):
             if getattr(self, key) < 0:
                 raise ValueError(f"key 'train.{key}': must be >= 0")
+        if self.accumulate < 1:
+            raise ValueError("key 'train.accumulate': must be >= 1")
+        if self.dist_timeout_s <= 0:
+            raise ValueError("key 'train.dist_timeout_s': must be > 0")

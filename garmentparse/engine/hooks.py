@@ -3,7 +3,11 @@ evaluation, early stopping, time budget, ``metrics.jsonl`` and progress.
 
 A sensible order (each sees what the earlier ones decided at the same step):
 ``TimeBudget, Evaluation, BestCheckpoint, EarlyStopping, MetricsWriter, PeriodicCheckpoint,
-ProgressHook``."""
+ProgressHook``.
+
+With several processes every hook runs on every rank and their decisions agree: the time budget
+is one all-reduced decision, evaluation results are the same on all ranks, and only rank 0 writes
+(:class:`~garmentparse.engine.run.RunFolder`)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from garmentparse.checkpoint import save_checkpoint
+from garmentparse.engine.distributed import all_max, any_rank, broadcast_buffers
 from garmentparse.engine.loop import HookBase, Trainer
 from garmentparse.engine.run import RunFolder
 from garmentparse.progress import ProgressCallback, report_progress
@@ -30,14 +34,15 @@ class PeriodicCheckpoint(HookBase):
 
     def after_step(self) -> None:
         if self.trainer.at_period(self.period) or self.trainer.is_last:
-            save_checkpoint(self.trainer.checkpoint(resume_state=True), self.run.last_path)
+            self.run.save(lambda: self.trainer.checkpoint(resume_state=True), self.run.last_path)
 
 
 class Evaluation(HookBase):
     """Calls ``evaluate()`` every ``period`` iterations (0: each epoch) and after the last step;
     ``monitor(result)`` scores it (higher is better) for :class:`BestCheckpoint` and
     :class:`EarlyStopping`. With ``run``, each result is also a ``{"iter", "eval"}`` line of
-    ``metrics.jsonl``."""
+    ``metrics.jsonl``. Several processes: ``evaluate`` runs on every rank (on rank 0's model) and
+    must return the same result on all (the stages split the data and gather)."""
 
     def __init__(self, evaluate: Callable[[], dict[str, Any]], period: int, *,
                  monitor: Callable[[dict[str, Any]], float] | None = None, run: RunFolder | None = None) -> None:
@@ -63,6 +68,7 @@ class Evaluation(HookBase):
 
     def _run(self) -> None:
         t = self.trainer
+        broadcast_buffers(t.module)  # every rank evaluates rank 0's model (the one checkpoints hold)
         self.latest, self.latest_iter = self.evaluate(), t.iter
         t.model.train()
         if self.run is not None:
@@ -91,7 +97,7 @@ class BestCheckpoint(HookBase):
 
     def after_step(self) -> None:
         if self.evaluation.improved:
-            save_checkpoint(self.trainer.checkpoint(validation=self.evaluation.latest), self.run.model_path)
+            self.run.save(lambda: self.trainer.checkpoint(validation=self.evaluation.latest), self.run.model_path)
 
 
 class EarlyStopping(HookBase):
@@ -114,7 +120,8 @@ class TimeBudget(HookBase):
 
     With ``calibrate_after`` (iterations from the start of this session, e.g. past warm-up),
     it times the next 10 iterations and shortens ``max_iter`` (never below ``min_iter``) so the
-    schedule ends within the budget; a hard stop then comes only 5 % past it."""
+    schedule ends within the budget; a hard stop then comes only 5 % past it. With several
+    processes the slowest rank's pace and the stop decision of any rank count for all."""
 
     CALIBRATION_ITERS = 10
 
@@ -134,13 +141,14 @@ class TimeBudget(HookBase):
         if t.epoch_length and not t.at_period(0):
             return
         limit = self.seconds * (1.05 if self.calibrate_after is not None else 1.0)
-        if t.elapsed() >= limit:
+        if any_rank(t.elapsed() >= limit):
             logger.info("time budget %.0fs used up at iteration %d (train.time_budget_s)", self.seconds, t.iter)
             t.stop("time_budget")
 
     def _fit(self, per_iter: float) -> None:
         t = self.trainer
-        fit = t.iter + max(1, int((self.seconds - t.elapsed()) / per_iter))
+        per_iter, elapsed = all_max([per_iter, t.elapsed()])
+        fit = t.iter + max(1, int((self.seconds - elapsed) / per_iter))
         if fit < t.max_iter:
             logger.info("time budget %.0fs at %.3fs/iteration: max_iter %d -> %d", self.seconds, per_iter,
                         t.max_iter, max(fit, self.min_iter))

@@ -1,6 +1,10 @@
 """The training loop: :class:`Trainer` runs optimisation steps; :class:`HookBase` subclasses
 (:mod:`garmentparse.engine.hooks`) do everything else at ``before_train`` / ``after_step`` /
-``after_train``. A stage supplies its model, data, optimiser and a ``step`` function."""
+``after_train``. A stage supplies its model, data, optimiser and a ``step`` function.
+
+Several processes (:mod:`garmentparse.engine.distributed`): the stage passes its DDP-wrapped
+model and its rank's batches; the trainer keeps the steps in lock-step (one agreed decision to
+skip a non-finite step), averages the logged losses over the ranks and counts samples globally."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import torch
 from torch import nn
 
 from garmentparse.checkpoint import Checkpoint
+from garmentparse.engine.distributed import all_sum, any_rank, get_world, no_sync, peer_errors, unwrap
 from garmentparse.engine.state import cpu_state
 from garmentparse.report import Report
 
@@ -48,14 +53,24 @@ class Trainer:
     when non-finite (an error after 20 in a row), else back-propagated, the gradient norm clipped
     at ``grad_clip`` (0 = off), the optimiser and scheduler stepped. ``data(start)`` returns an
     endless batch iterator that begins at iteration ``start``. ``template`` is the checkpoint
-    every save starts from (kind, config, vocabulary, fixed extras)."""
+    every save starts from (kind, config, vocabulary, fixed extras).
+
+    ``accumulate``: each step runs that many batches (forward and backward, the loss divided by
+    ``accumulate``, gradients synchronised on the last only) before one optimiser step.
+    ``global_batch``: the samples of one step over all processes; recorded in checkpoints, and a
+    resume with another one is refused (iterations count steps of that batch, so they carry over
+    to any number of processes unchanged). ``model`` may be DDP-wrapped: checkpoints hold the
+    inner model's state (no ``module.`` prefixes, nothing of the world size)."""
 
     def __init__(self, *, model: nn.Module, optimizer: torch.optim.Optimizer, step: Step,
                  data: Callable[[int], Iterator[Any]], max_iter: int, template: Checkpoint,
                  scheduler: Any = None, loss_weights: dict[str, float] | None = None,
                  grad_clip: float = 0.0, epoch_length: int | None = None,
-                 hooks: Sequence[HookBase] = ()) -> None:
+                 hooks: Sequence[HookBase] = (), accumulate: int = 1, global_batch: int | None = None) -> None:
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.module = unwrap(model)  # what checkpoints hold
+        self.world = get_world()
+        self.accumulate, self.global_batch = accumulate, global_batch
         self.step, self.data, self.template = step, data, template
         self.max_iter = max_iter
         self.loss_weights = loss_weights or {}
@@ -67,7 +82,7 @@ class Trainer:
         self.iter = self.start_iter = 0
         self.stop_reason: str | None = None
         self.seconds_before = 0.0  # training time of earlier sessions (resume)
-        self.samples = 0  # samples trained on in this session
+        self.samples = 0  # samples trained on in this session (all ranks, once training ends)
         self.skipped_steps = 0
         self.losses: list[float] = []  # mean total loss of each closed window
         self.history: list[dict[str, Any]] = []  # metrics rows written
@@ -108,17 +123,24 @@ class Trainer:
                                 "train_seconds": round(self.elapsed(), 2)}
         if self.epoch_length:
             info["epoch"] = self.epoch
+        if self.global_batch:
+            info.update(global_batch=self.global_batch, world_size=self.world.size)  # the latter: a note
         if resume_state:
             info.update(optimizer=self.optimizer.state_dict(), max_iter=self.max_iter,
                         hooks={type(h).__name__: h.state_dict() for h in self.hooks})
             if self.scheduler is not None:
                 info["scheduler"] = self.scheduler.state_dict()
-        return dataclasses.replace(self.template, state_dict=cpu_state(self.model), extra={**info, **extra})
+        return dataclasses.replace(self.template, state_dict=cpu_state(self.module), extra={**info, **extra})
 
     def resume(self, ckpt: Checkpoint) -> None:
         """Continue from a checkpoint written with ``resume_state``: weights, optimiser,
-        scheduler, iteration, training time and hook states."""
-        self.model.load_state_dict(ckpt.state_dict)
+        scheduler, iteration, training time and hook states, on any number of processes."""
+        saved = ckpt.extra.get("global_batch")
+        if saved and self.global_batch and int(saved) != self.global_batch:
+            raise ValueError(f"--resume: the run was trained with a global batch of {saved} samples per step, "
+                             f"this config gives {self.global_batch}; resume with the same batch size (on any "
+                             "number of processes: it is the global batch)")
+        self.module.load_state_dict(ckpt.state_dict)
         self.optimizer.load_state_dict(ckpt.extra["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(ckpt.extra["scheduler"])
@@ -131,12 +153,15 @@ class Trainer:
 
     def pop_window(self) -> dict[str, float]:
         """Mean of each loss part (and ``loss``, ``grad_norm``) since the last call, plus the
-        window's ``seconds`` and ``samples_per_s``; starts a new window."""
+        window's ``seconds`` and ``samples_per_s``; starts a new window. Several processes: means
+        over all ranks and their samples together (every rank must call it at the same step)."""
         now = time.perf_counter()
         n = max(self._window_n, 1)
-        means = {k: float(v) / n for k, v in self._window.items()}
+        keys = list(self._window)  # the same order on every rank: the step's loss names
+        sums = all_sum([float(self._window[k]) for k in keys] + [self._window_samples])
+        means = {k: v / (n * self.world.size) for k, v in zip(keys, sums)}
         means["seconds"] = now - self._t_window
-        means["samples_per_s"] = self._window_samples / max(means["seconds"], 1e-9)
+        means["samples_per_s"] = sums[-1] / max(means["seconds"], 1e-9)
         if "loss" in means:
             self.losses.append(means["loss"])
         self._window, self._window_n, self._window_samples, self._t_window = {}, 0, 0, now
@@ -146,25 +171,52 @@ class Trainer:
     def train(self) -> None:
         """Run from ``self.iter`` to ``max_iter`` (or until a hook stops it)."""
         self._t_start = self._t_window = time.perf_counter()
-        for h in self.hooks:
-            h.before_train()
-        try:
-            batches = self.data(self.iter)
-            while self.iter < self.max_iter and self.stop_reason is None:
-                self.run_step(next(batches))
-                self.iter += 1
-                for h in self.hooks:
-                    h.after_step()
-        finally:
+        with peer_errors():
             for h in self.hooks:
-                h.after_train()
+                h.before_train()
+            try:
+                batches = self.data(self.iter)
+                while self.iter < self.max_iter and self.stop_reason is None:
+                    self.run_step(batches)
+                    self.iter += 1
+                    for h in self.hooks:
+                        h.after_step()
+            finally:
+                for h in self.hooks:
+                    h.after_train()
+            self.samples = int(all_sum([self.samples])[0])
 
-    def run_step(self, batch: Any) -> None:
+    def _forward(self, batch: Any, last: bool) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, bool]:
+        """One batch's losses, weighted total, samples and whether every rank's total is finite;
+        when it is, the total (divided by ``accumulate``) is back-propagated."""
+        with no_sync(self.model, not last):
+            losses, n = self.step(batch)
+            loss = sum(self.loss_weights.get(k, 1.0) * v for k, v in losses.items())
+            finite = bool(torch.isfinite(loss))
+            if self.world.distributed:
+                finite = not any_rank(not finite)
+            if finite:
+                (loss / self.accumulate if self.accumulate > 1 else loss).backward()
+            elif self.world.distributed and last:
+                (loss * 0.0).backward()  # completes DDP's gradient reduction; the step is skipped
+        return losses, loss, n, finite
+
+    def run_step(self, batches: Iterator[Any]) -> None:
+        """One optimiser step on ``accumulate`` batches from ``batches``."""
         self.model.train()
-        losses, n = self.step(batch)
-        loss = sum(self.loss_weights.get(k, 1.0) * v for k, v in losses.items())
         self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
+        parts: dict[str, torch.Tensor] = {}
+        n = 0
+        finite = True
+        for j in range(self.accumulate):
+            losses, loss, count, finite = self._forward(next(batches), j == self.accumulate - 1)
+            if not finite:
+                break
+            for k, v in {**losses, "loss": loss}.items():
+                parts[k] = parts.get(k, 0.0) + v.detach().float() / self.accumulate
+            n += count
+        if not finite:
+            self.optimizer.zero_grad(set_to_none=True)
             self.skipped_steps += 1
             self._bad_in_row += 1
             if self._bad_in_row >= MAX_NONFINITE_IN_ROW:
@@ -173,10 +225,8 @@ class Trainer:
                                          "set train.grad_clip")
         else:
             self._bad_in_row = 0
-            loss.backward()
-            parts = {**losses, "loss": loss}
             if self.grad_clip > 0:
-                params = [p for p in self.model.parameters() if p.requires_grad]
+                params = [p for p in self.module.parameters() if p.requires_grad]
                 parts["grad_norm"] = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
             self.optimizer.step()
             for k, v in parts.items():

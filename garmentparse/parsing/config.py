@@ -111,11 +111,13 @@ class AugmentConfig:
 class DataConfig:
     """Loading and sampling of the training set."""
 
-    batch_size: int = 2
-    workers: int = 2  # DataLoader worker processes (0 = main process)
+    batch_size: int = 2  # images per optimiser step over all processes (the global batch)
+    workers: int = 2  # DataLoader worker processes (0 = main process), per training process
     sampler: Literal["uniform", "repeat_factor"] = "uniform"
     repeat_threshold: float = 0.3  # repeat-factor sampling (LVIS): t in r = max(1, sqrt(t / f_c))
     keep_empty_images: bool = False  # train on images without annotations (as negatives)
+    # batches of landscape or of portrait photos only (less padding; detectron2's aspect-ratio grouping)
+    aspect_grouping: bool = False
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 1, "data.batch_size", "must be >= 1")

@@ -21,6 +21,7 @@ from pycocotools.cocoeval import COCOeval
 
 from garmentparse import masks as mask_utils
 from garmentparse.engine.batching import batch_then_each
+from garmentparse.engine.distributed import from_main, gather_objects, shard
 from garmentparse.engine.images import DecodedImage, iter_decoded
 from garmentparse.parsing.api import load_segmenter
 from garmentparse.parsing.cocoapi import coco_api
@@ -177,32 +178,42 @@ def evaluate_segmenter(segmenter: Segmenter, coco: COCO | str | Path, images_dir
     ``score_threshold`` (``garment_score_threshold``), ``garments`` (detections kept) and ``duplicate_pairs`` (pairs in one
     image, any parts, with mask IoU above :data:`DUPLICATE_PAIR_IOU`); ``duplicate_rate`` =
     pairs / garments. ``duplicate_iou`` is the suppression the segmenter applied (``None`` for a
-    segmenter that does not say)."""
+    segmenter that does not say).
+
+    In a run of several processes (training under torchrun) each rank predicts every size-th
+    image, the per-image results are gathered in image order (no image twice) and rank 0 runs
+    COCOeval for all: the metrics equal one process's on the same weights."""
     gt = coco_api(coco)
     images_dir = Path(images_dir)
     cat_ids = category_map(segmenter.class_names, gt)
     report = Report("eval detector")
     infos = [gt.imgs[i] for i in sorted(gt.imgs)]
-    results: list[dict[str, Any]] = []
-    evaluated: list[int] = []
+    mine = list(shard(len(infos)))
+    per_image: list[tuple[int, list[dict[str, Any]]]] = []  # (position in infos, its results)
     shown_threshold = float(segmenter.score_threshold)
     garments = pairs = 0
-    for x, det in detect_files(segmenter, [images_dir / im["file_name"] for im in infos], report,
+    for x, det in detect_files(segmenter, [images_dir / infos[i]["file_name"] for i in mine], report,
                                score_threshold=score_threshold, workers=workers, on_progress=on_progress):
-        info = infos[x.index]
+        info = infos[mine[x.index]]
         if x.image.shape[:2] != (info["height"], info["width"]):
             report.add(x.path, "size_mismatch", f"file is {x.image.shape[1]}x{x.image.shape[0]}, "
                        f"COCO says {info['width']}x{info['height']}")
             continue
-        evaluated.append(info["id"])
-        results.extend(detections_to_results(det, info["id"], cat_ids))
+        per_image.append((mine[x.index], detections_to_results(det, info["id"], cat_ids)))
         shown = det.above(shown_threshold)
         garments += len(shown)
         pairs += shown.duplicate_pairs(DUPLICATE_PAIR_IOU)
+    shards = gather_objects((per_image, garments, pairs, report.problems))
+    if len(shards) > 1:
+        per_image = sorted((item for part in shards for item in part[0]), key=lambda item: item[0])
+        garments, pairs = sum(part[1] for part in shards), sum(part[2] for part in shards)
+        report.problems = [p for part in shards for p in part[3]]
+    evaluated = [infos[i]["id"] for i, _ in per_image]
+    results = [r for _, rs in per_image for r in rs]
     if not evaluated:
         raise ValueError(f"no image of the ground truth could be evaluated (see problems: "
                          f"{report.reason_counts()})")
-    metrics, summary = coco_metrics(gt, results, evaluated)
+    metrics, summary = from_main(lambda: coco_metrics(gt, results, evaluated))
     metrics["images"] = len(evaluated)
     metrics["detections"] = len(results)
     metrics.update(duplicate_iou=getattr(segmenter, "duplicate_iou", None), garment_score_threshold=shown_threshold,

@@ -6,6 +6,11 @@ The run folder (:class:`~garmentparse.engine.run.RunFolder`) holds ``config.yaml
 eval lines), ``last.pt`` (weights + optimiser + scheduler + iteration, for resume), ``model.pt``
 (weights, config, vocabulary: the file every other command takes) and, with ``--val``,
 ``eval.json``.
+
+Several processes (``torchrun`` or ``--nproc``, :mod:`garmentparse.engine.distributed`):
+``data.batch_size`` is the global batch of one step, each rank trains on its share of one sample
+stream (:class:`~garmentparse.engine.distributed.ShardedBatchSampler`), the validation images are
+split over the ranks and their results gathered before COCOeval, and rank 0 writes the run folder.
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 
-from garmentparse.checkpoint import Checkpoint, resolve_device, save_checkpoint
+from garmentparse.checkpoint import Checkpoint
 from garmentparse.config import to_dict
 from garmentparse.engine.amp import bf16_enabled
+from garmentparse.engine.distributed import ShardedBatchSampler, World, setup, split_batch, wrap_model
 from garmentparse.engine.hooks import (EarlyStopping, Evaluation, MetricsWriter, PeriodicCheckpoint,
                                        ProgressHook, TimeBudget)
 from garmentparse.engine.loop import HookBase, Trainer, TrainResult
 from garmentparse.engine.optim import make_optimizer, param_groups
 from garmentparse.engine.run import RunFolder
-from garmentparse.engine.seeding import seed_everything, seed_worker
+from garmentparse.engine.seeding import rank_seed, seed_everything, seed_worker
 from garmentparse.parsing.cocoapi import coco_api
 from garmentparse.parsing.config import DetectorConfig, SolverConfig
 from garmentparse.parsing.data import (CocoInstances, InfiniteSampler, collate, make_train_dataset,
@@ -58,14 +64,18 @@ def lr_factor(it: int, s: SolverConfig, max_iter: int) -> float:
     return warm * (s.min_lr_factor + (1 - s.min_lr_factor) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def _batches(dataset: CocoInstances, cfg: DetectorConfig, device: torch.device, start: int) -> Iterator[Any]:
-    """Endless non-empty batches, sampled (and augmented) from seed ``train.seed + start``."""
+def _batches(dataset: CocoInstances, cfg: DetectorConfig, device: torch.device, start: int,
+             world: World) -> Iterator[Any]:
+    """Endless non-empty batches of this rank, sampled from seed ``train.seed + start`` (the same
+    stream on every rank) and augmented from this rank's seed."""
     factors = repeat_factors(dataset, cfg.data.repeat_threshold) if cfg.data.sampler == "repeat_factor" else None
     if hasattr(dataset.transform, "set_random_seed"):
-        dataset.transform.set_random_seed(cfg.train.seed + start)
+        dataset.transform.set_random_seed(rank_seed(cfg.train.seed + start))
     workers = cfg.data.workers
-    loader = DataLoader(dataset, batch_size=cfg.data.batch_size,
-                        sampler=InfiniteSampler(len(dataset), cfg.train.seed + start, factors),
+    groups = [int(r.width >= r.height) for r in dataset.records] if cfg.data.aspect_grouping else None
+    sampler = ShardedBatchSampler(InfiniteSampler(len(dataset), cfg.train.seed + start, factors),
+                                  cfg.data.batch_size, world, accumulate=cfg.train.accumulate, group_ids=groups)
+    loader = DataLoader(dataset, batch_sampler=sampler,
                         num_workers=workers, collate_fn=collate, pin_memory=device.type == "cuda",
                         worker_init_fn=seed_worker if workers else None,
                         prefetch_factor=4 if workers else None)
@@ -86,10 +96,11 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
                       val_images: str | Path | None = None, device: str = "auto",
                       resume: bool = False, on_progress: ProgressCallback | None = None) -> TrainResult:
     """Train a torchvision Mask R-CNN on a COCO file; see the module doc for the run folder."""
+    world, dev = setup(device, cfg.train.dist_timeout_s)
+    split_batch(cfg.data.batch_size, world.size, cfg.train.accumulate, "data.batch_size")
     run = RunFolder(out_dir, kind="detector", resume=resume)
-    dev = resolve_device(device)
     run.start(cfg)
-    seed_everything(cfg.train.seed)
+    seed_everything(rank_seed(cfg.train.seed))  # rank 0 as one process; DDP gives all ranks its weights
 
     report = Report("train detector")
     dataset = make_train_dataset(cfg, train_json, images_dir, report)
@@ -113,6 +124,7 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
     if bf16:
         enable_bf16(model, "cuda")
 
+    net = wrap_model(model, dev, sync_bn=cfg.train.sync_bn, find_unused=cfg.train.find_unused_parameters)
     s = cfg.solver
     optimizer = make_optimizer(s.optimizer, param_groups(model, lr=s.base_lr, weight_decay=s.weight_decay,
                                                          weight_decay_norm=s.weight_decay_norm),
@@ -120,7 +132,7 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
 
     def step(batch: Any) -> tuple[dict[str, torch.Tensor], int]:
         images, targets = batch
-        return model(images, targets), len(images)
+        return net(images, targets), len(images)
 
     hooks: list[HookBase] = []
     if cfg.train.time_budget_s > 0:
@@ -140,22 +152,24 @@ def train_torchvision(cfg: DetectorConfig, train_json: str | Path, images_dir: s
     hooks += [MetricsWriter(run, cfg.train.log_period), PeriodicCheckpoint(run, cfg.train.checkpoint_period),
               ProgressHook(on_progress)]
     template = Checkpoint("detector", to_dict(cfg), {"part": class_names}, {}, {"category_ids": dataset.cat_ids})
-    trainer = Trainer(model=model, optimizer=optimizer, step=step,
-                      data=lambda start: _batches(dataset, cfg, dev, start), max_iter=s.max_iter,
-                      template=template, grad_clip=cfg.train.grad_clip, hooks=hooks)
+    trainer = Trainer(model=net, optimizer=optimizer, step=step,
+                      data=lambda start: _batches(dataset, cfg, dev, start, world), max_iter=s.max_iter,
+                      template=template, grad_clip=cfg.train.grad_clip, hooks=hooks,
+                      accumulate=cfg.train.accumulate, global_batch=cfg.data.batch_size)
     # the schedule follows trainer.max_iter, which the time budget may shorten
     trainer.scheduler = LambdaLR(optimizer, lambda it: lr_factor(it, s, trainer.max_iter))
     if last is not None:
         trainer.resume(last)
         logger.info("resuming %s at iteration %d", run.last_path, trainer.iter)
-    logger.info("training %d images, %d classes %s on %s%s, iterations %d -> %d", len(dataset),
-                len(class_names), class_names, dev, " (bf16)" if bf16 else "", trainer.iter, s.max_iter)
+    logger.info("training %d images, %d classes %s on %s%s, iterations %d -> %d%s", len(dataset),
+                len(class_names), class_names, dev, " (bf16)" if bf16 else "", trainer.iter, s.max_iter,
+                f", {world.size} processes x {cfg.data.batch_size // world.size} images" if world.distributed else "")
     trainer.train()
 
     seconds = trainer.session_seconds()
     ips = trainer.samples / max(seconds, 1e-9)
-    save_checkpoint(trainer.checkpoint(backend="torchvision", train_images=len(dataset),
-                                       images_per_s=round(ips, 3)), run.model_path)
+    run.save(lambda: trainer.checkpoint(backend="torchvision", train_images=len(dataset),
+                                        images_per_s=round(ips, 3)), run.model_path)
     logger.info("saved %s (iteration %d, %.2f images/s)", run.model_path, trainer.iter, ips)
     eval_metrics = evaluation.latest if evaluation else None
     if eval_metrics is not None:

@@ -51,7 +51,8 @@ def test_both_stages_share_the_train_section():
     shared = {f for f in TrainConfig.__dataclass_fields__}
     assert isinstance(det, TrainConfig) and isinstance(cls, TrainConfig)
     assert shared == {"seed", "amp", "grad_clip", "time_budget_s", "checkpoint_period", "log_period",
-                      "eval_period", "patience", "monitor"}
+                      "eval_period", "patience", "monitor", "accumulate", "sync_bn", "find_unused_parameters",
+                      "dist_timeout_s"}
     assert shared <= set(to_dict(det)) and shared <= set(to_dict(cls))
 
 

@@ -201,3 +201,21 @@ def test_suppresses_duplicates_and_fills_holes_like_torchvision(d2_run, ccp_dir)
     assert raw.duplicate_pairs(DUPLICATE_IOU) > 0, "nothing to suppress in the fixture"
     assert kept.labels == expected.labels and kept.masks == expected.masks and len(kept) < len(raw)
     assert kept.duplicate_pairs(DUPLICATE_IOU) == 0
+
+
+@pytest.mark.slow
+def test_two_processes_train_on_detectron2s_loop_and_evaluate_as_one(ccp_coco, tmp_path):
+    """`--nproc 2` (gloo on CPU): detectron2's DefaultTrainer wraps DDP and shards its sampler
+    through its comm helpers; rank 0 writes; the end evaluation, split over both ranks, equals
+    `eval detector` in one process on the saved model."""
+    run = tmp_path / "run"
+    summary = json.loads(invoke("train", "detector", "--config", D2_TINY, "--train", ccp_coco["train"],
+                                "--images", ccp_coco["images"], "--out", run, "--val", ccp_coco["val"],
+                                "--device", "cpu", "--no-progress", "--json", "--nproc", "2"))
+    assert summary["iterations"] == 3 and summary["final_loss"] is not None
+    assert {p.name for p in run.iterdir()} == {"config.yaml", "metrics.jsonl", "model.pt", "eval.json", "detectron2"}
+    ckpt = load_checkpoint(run / "model.pt", expect_kind="detector")
+    assert ckpt.extra["world_size"] == 2 and not any(k.startswith("module.") for k in ckpt.state_dict)
+    alone = json.loads(invoke("eval", "detector", run / "model.pt", "--coco", ccp_coco["val"], "--images",
+                              ccp_coco["images"], "--device", "cpu", "--json"))
+    assert alone == summary["eval"]

@@ -22,6 +22,14 @@ detector``, ``predict`` and ``tag`` need neither the YAML nor the zoo. detectron
 resumable checkpoints live in ``RUN_DIR/detectron2/`` (``--resume`` continues them). With
 ``--val`` the end-of-training evaluation is ours (pycocotools), as ``eval detector`` is.
 
+Several processes (``torchrun`` or ``--nproc``): our engine joins the process group, then
+detectron2's own ``comm`` helpers take over (its local process group is created as its ``launch``
+would), so ``DefaultTrainer`` wraps the model in DDP and its ``TrainingSampler`` shards the data;
+``data.batch_size`` is ``SOLVER.IMS_PER_BATCH``, the global batch, as in detectron2. Rank 0 writes,
+the time budget is fitted to the slowest rank, the end evaluation is split over the ranks.
+``train.sync_bn`` turns trainable BN into detectron2's ``SyncBN`` (CUDA); ``train.accumulate``
+has no detectron2 counterpart and must stay 1.
+
 detectron2 has no PyPI release: ``make setup`` installs a vendored wheel when it matches the
 venv; users install it from its repository. Without it, choosing this backend is a clear error.
 """
@@ -32,6 +40,7 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,10 +49,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from garmentparse.checkpoint import Checkpoint, resolve_device, save_checkpoint
+from garmentparse.checkpoint import Checkpoint, save_checkpoint
 from garmentparse.config import dump_yaml, to_dict
+from garmentparse.engine.distributed import (World, all_max, broadcast_buffers, peer_errors, setup, split_batch,
+                                             unwrap)
 from garmentparse.engine.pretrained import fetch_or_explain
-from garmentparse.engine.seeding import seed_everything
+from garmentparse.engine.seeding import rank_seed, seed_everything
 from garmentparse.parsing.cocoapi import coco_api, part_classes
 from garmentparse.parsing.config import DetectorConfig
 from garmentparse.parsing.model import resolved_norm
@@ -331,7 +342,7 @@ def _trainer_class() -> type:
             done = tr.iter + 1 - tr.start_iter
             if self.fitted or tr.iter + 1 < self.min_iter or done < self.calibrate:
                 return
-            pace = (time.perf_counter() - self.t0) / done
+            pace = all_max([(time.perf_counter() - self.t0) / done])[0]  # the slowest rank's, for all
             new_max = min(tr.max_iter, max(tr.iter + 2, tr.start_iter + math.floor(self.budget_s / pace)))
             self.fitted = True
             if new_max < tr.max_iter:
@@ -408,6 +419,28 @@ def _route_logs() -> None:
         quiet.addFilter(_QuietModelPrint())
 
 
+def _join_comm(world: World) -> None:
+    """detectron2's local (per-machine) process group, as its ``launch`` creates it, once."""
+    from detectron2.utils import comm
+
+    if world.distributed and comm._LOCAL_PROCESS_GROUP is None:
+        comm.create_local_process_group(int(os.environ.get("LOCAL_WORLD_SIZE", world.size)))
+
+
+def _build_trainer(trainer_class: type, d2: Any, device: Any) -> Any:
+    """``trainer_class(d2)``. On CPU processes detectron2's ``create_ddp_model`` would pass
+    ``device_ids=[local rank]``, which DDP refuses for CPU modules: give it none there."""
+    import detectron2.engine.defaults as d2_defaults
+
+    original = d2_defaults.create_ddp_model
+    if device.type != "cuda":
+        d2_defaults.create_ddp_model = lambda model, **kw: original(model, **{**kw, "device_ids": None})
+    try:
+        return trainer_class(d2)
+    finally:
+        d2_defaults.create_ddp_model = original
+
+
 def _run(trainer: Any, on_progress: ProgressCallback | None) -> None:
     """``TrainerBase.train`` with a loop bound that a time budget may lower; ``trainer.iter``
     ends on the last iteration run, so a resumable checkpoint saved there continues exactly."""
@@ -451,6 +484,12 @@ class Detectron2Backend:
         from detectron2.checkpoint import DetectionCheckpointer
         from detectron2.data.datasets import register_coco_instances
 
+        if cfg.train.accumulate != 1:
+            raise ValueError(f"train.accumulate={cfg.train.accumulate}: the detectron2 backend trains with "
+                             "detectron2's own loop, which has no gradient accumulation; use 1")
+        world, dev = setup(device, cfg.train.dist_timeout_s)
+        split_batch(cfg.data.batch_size, world.size, key="data.batch_size")
+        _join_comm(world)
         train_json, images_dir, out_dir = Path(train_json), Path(images_dir), Path(out_dir)
         model_path = out_dir / "model.pt"
         d2_dir = out_dir / "detectron2"
@@ -464,14 +503,19 @@ class Detectron2Backend:
         name = _dataset_name(train_json)
         register_coco_instances(name, {}, str(train_json), str(images_dir))
         d2_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
-        dev = resolve_device(device)
+        if world.main:
+            (out_dir / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
         d2 = detectron2_cfg(cfg, len(class_names), out_dir, name)
         d2.MODEL.DEVICE = str(dev)
+        if cfg.train.sync_bn and world.distributed and d2.MODEL.RESNETS.NORM == "BN":
+            if dev.type == "cuda":
+                d2.MODEL.RESNETS.NORM = "SyncBN"
+            else:
+                logger.warning("train.sync_bn: SyncBN needs CUDA; on CPU each process normalises its own batch")
         d2.INPUT.MASK_FORMAT = _mask_format(coco)
         if not resume:
             fetch_weights(d2)
-        seed_everything(cfg.train.seed)
+        seed_everything(rank_seed(cfg.train.seed))
 
         _route_logs()
         Trainer = _trainer_class()
@@ -480,7 +524,7 @@ class Detectron2Backend:
         Trainer.budget = (Trainer.TimeBudget(cfg.train.time_budget_s, max(5, min(s.warmup_iters, 50)),
                                              s.warmup_iters + 1)
                           if cfg.train.time_budget_s > 0 else None)
-        trainer = Trainer(d2)
+        trainer = _build_trainer(Trainer, d2, dev)
         trainer.resume_or_load(resume=resume)
         if resume:
             logger.info("resuming %s at iteration %d", d2_dir, trainer.start_iter)
@@ -489,7 +533,8 @@ class Detectron2Backend:
                     trainer.start_iter, trainer.max_iter)
         start_iter = trainer.start_iter
         t0 = time.perf_counter()
-        _run(trainer, on_progress)
+        with peer_errors():
+            _run(trainer, on_progress)
         seconds = time.perf_counter() - t0
         done = max(0, trainer.iter + 1 - start_iter)
         if trainer.max_iter <= start_iter:
@@ -504,20 +549,26 @@ class Detectron2Backend:
             losses = [float(v) for v, _ in trainer.storage.history("total_loss").values()]
         except KeyError:
             pass
-        state = {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()}
+        model = unwrap(trainer.model)
+        broadcast_buffers(model)  # detectron2's DDP keeps its own per rank (broadcast_buffers=False)
         total_iters = last_iter + 1 if done else start_iter
-        save_checkpoint(Checkpoint("detector", to_dict(cfg), {"part": class_names}, state, {
-            "backend": "detectron2", "detectron2_config": d2.dump(), "iteration": total_iters,
-            "category_ids": cat_ids, "train_images": len(coco.getImgIds()),
-            "images_per_s": round(ips, 3)}), model_path)
-        logger.info("saved %s (iteration %d, %.2f images/s)", model_path, total_iters, ips)
+        if world.main:
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            save_checkpoint(Checkpoint("detector", to_dict(cfg), {"part": class_names}, state, {
+                "backend": "detectron2", "detectron2_config": d2.dump(), "iteration": total_iters,
+                "category_ids": cat_ids, "train_images": len(coco.getImgIds()),
+                "images_per_s": round(ips, 3), "global_batch": cfg.data.batch_size,
+                "world_size": world.size}), model_path)
+            logger.info("saved %s (iteration %d, %.2f images/s)", model_path, total_iters, ips)
         metrics = None
         if val_json:
             from garmentparse.parsing.evaluate import evaluate_segmenter
 
-            seg = Detectron2Segmenter(trainer.model, d2, class_names, cfg, dev)
-            metrics = evaluate_segmenter(seg, val_json, Path(val_images or images_dir)).metrics
-            (out_dir / "eval.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+            seg = Detectron2Segmenter(model, d2, class_names, cfg, dev)
+            with peer_errors():
+                metrics = evaluate_segmenter(seg, val_json, Path(val_images or images_dir)).metrics
+            if world.main:
+                (out_dir / "eval.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
         return TrainResult(out_dir, model_path, total_iters, ips, losses[-1] if losses else None, metrics,
                            losses=losses, start_iteration=start_iter, seconds=seconds)
 
