@@ -65,6 +65,23 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+_LOOKUPS: dict[tuple[str, str], str | None] = {}
+
+
+def _lookup(attribute: str, value: str) -> str | None:
+    """:func:`vocab.lookup`, remembered per process (labels repeat the same few hundred values;
+    the memo stops growing at 4096 entries, so free-text values cannot fill memory)."""
+    key = (attribute, value)
+    try:
+        return _LOOKUPS[key]
+    except KeyError:
+        pass
+    en = vocab.lookup(attribute, value)
+    if len(_LOOKUPS) < 4096:
+        _LOOKUPS[key] = en
+    return en
+
+
 def label_attributes(label: dict, log: IssueLog, where: str) -> dict[str, Any]:
     """English-id attributes of one garment's ``라벨링`` entry; unknown values are dropped."""
     out: dict[str, Any] = {}
@@ -79,7 +96,7 @@ def label_attributes(label: dict, log: IssueLog, where: str) -> dict[str, Any]:
             for item in items:
                 if item is None or item == "":
                     continue
-                en = vocab.lookup(attr.name, str(item))
+                en = _lookup(attr.name, str(item))
                 if en is None:
                     log.add("unknown_value", f"{where}: {key}={item!r}", "value dropped")
                 elif en not in ids:
@@ -95,7 +112,7 @@ def label_attributes(label: dict, log: IssueLog, where: str) -> dict[str, Any]:
                 value = value[0] if value else None
             if value is None or value == "":
                 continue
-            en = vocab.lookup(attr.name, str(value))
+            en = _lookup(attr.name, str(value))
             if en is None:
                 log.add("unknown_value", f"{where}: {key}={value!r}", "value dropped")
             else:
@@ -113,6 +130,7 @@ def label_style(labels: dict, log: IssueLog) -> dict[str, Any]:
 
 _KNOWN_PARTS = frozenset(vocab.PARTS.values()) | {"스타일"}
 _PARTS = tuple(vocab.PARTS.items())
+_CATEGORY_IDS = {classes: category_ids(classes) for classes in ("part", "category")}
 
 
 class Garment(Outline):
@@ -180,7 +198,7 @@ def extract_garments(data: Any, log: IssueLog, scale: tuple[float, float] = (1.0
 def finish_garments(garments: list[Garment], style: dict[str, Any], width: int, height: int,
                     classes: Classes, log: IssueLog) -> list[dict[str, Any]]:
     """COCO annotations (without ids) of measured garments: geometry cleaned, attributes translated."""
-    ids = category_ids(classes)
+    ids = _CATEGORY_IDS.get(classes) or category_ids(classes)
     anns: list[dict[str, Any]] = []
     for g in garments:
         where = g.where
