@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -127,32 +127,42 @@ class CocoStreamWriter:
         self._anns.write(f'{sep}{{"id":{ann_id},"image_id":{image_id},{fragment}')
         self.n_annotations += 1
 
-    def _join(self, out: TextIO) -> None:
+    def add_annotation_fragments(self, image_id: int, fragments: list[str]) -> None:
+        """:meth:`add_annotation_fragment` for several annotations of one image (ids following
+        on), in one write."""
+        if not fragments:
+            return
+        n = self.n_annotations
+        text = ",".join(f'{{"id":{n + i},"image_id":{image_id},{frag}' for i, frag in enumerate(fragments, 1))
+        self._anns.write(("," if n else "") + text)
+        self.n_annotations = n + len(fragments)
+
+    def _parts(self) -> Iterator[str | TextIO]:
+        """The dataset's text in order: strings, and the two spools (buffers or closed files)."""
         head = json.dumps(self.header, ensure_ascii=False)[:-1]  # drop the closing brace
-        out.write(head + ("," if self.header else ""))
-        out.write('"categories":' + json.dumps(self.categories, ensure_ascii=False))
+        yield head + ("," if self.header else "")
+        yield '"categories":' + json.dumps(self.categories, ensure_ascii=False)
         for key, spool in ((',"images":[', self._images), ('],"annotations":[', self._anns)):
-            out.write(key)
-            if isinstance(spool, io.StringIO):
-                out.write(spool.getvalue())
-            else:
-                with open(spool.name, encoding="utf-8") as f:
-                    shutil.copyfileobj(f, out, 1 << 20)
-        out.write("]}")
+            yield key
+            yield spool
+        yield "]}"
 
     def close(self) -> Path | None:
         """Finish the dataset: the file's path, or None in memory (then see :meth:`dataset`)."""
         if self.path is None:
-            text = io.StringIO()
-            self._join(text)
-            self._text = text.getvalue()
+            self._text = "".join(p if isinstance(p, str) else p.getvalue() for p in self._parts())
             self.abort()
             return None
         self._images.close()
         self._anns.close()
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
-            self._join(out)
+        with open(tmp, "wb") as out:  # the spools are UTF-8 already: copied as bytes, not re-encoded
+            for part in self._parts():
+                if isinstance(part, str):
+                    out.write(part.encode("utf-8"))
+                else:
+                    with open(part.name, "rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 20)
         os.replace(tmp, self.path)
         self.abort()
         return self.path

@@ -11,7 +11,7 @@ from garmentparse import vocab
 
 from ..coco import Classes, category_ids
 from .numbers import INT64_MAX
-from .polygons import Outline, measure_polygons, outline_geometry, polygon_points
+from .polygons import Outline, measure_polygons, outline_geometry, read_polygon
 from .reasons import IssueLog, LabelError
 
 
@@ -65,6 +65,23 @@ def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
+_LOOKUPS: dict[tuple[str, str], str | None] = {}
+
+
+def _lookup(attribute: str, value: str) -> str | None:
+    """:func:`vocab.lookup`, remembered per process (labels repeat the same few hundred values;
+    the memo stops growing at 4096 entries, so free-text values cannot fill memory)."""
+    key = (attribute, value)
+    try:
+        return _LOOKUPS[key]
+    except KeyError:
+        pass
+    en = vocab.lookup(attribute, value)
+    if len(_LOOKUPS) < 4096:
+        _LOOKUPS[key] = en
+    return en
+
+
 def label_attributes(label: dict, log: IssueLog, where: str) -> dict[str, Any]:
     """English-id attributes of one garment's ``라벨링`` entry; unknown values are dropped."""
     out: dict[str, Any] = {}
@@ -79,7 +96,7 @@ def label_attributes(label: dict, log: IssueLog, where: str) -> dict[str, Any]:
             for item in items:
                 if item is None or item == "":
                     continue
-                en = vocab.lookup(attr.name, str(item))
+                en = _lookup(attr.name, str(item))
                 if en is None:
                     log.add("unknown_value", f"{where}: {key}={item!r}", "value dropped")
                 elif en not in ids:
@@ -95,7 +112,7 @@ def label_attributes(label: dict, log: IssueLog, where: str) -> dict[str, Any]:
                 value = value[0] if value else None
             if value is None or value == "":
                 continue
-            en = vocab.lookup(attr.name, str(value))
+            en = _lookup(attr.name, str(value))
             if en is None:
                 log.add("unknown_value", f"{where}: {key}={value!r}", "value dropped")
             else:
@@ -111,13 +128,20 @@ def label_style(labels: dict, log: IssueLog) -> dict[str, Any]:
     return {}
 
 
+_KNOWN_PARTS = frozenset(vocab.PARTS.values()) | {"스타일"}
+_PARTS = tuple(vocab.PARTS.items())
+_CATEGORY_IDS = {classes: category_ids(classes) for classes in ("part", "category")}
+
+
 class Garment(Outline):
     """One garment on its way through extract -> measure (batched) -> finish."""
 
     __slots__ = ("part", "where", "labelling")
 
-    def __init__(self, part: str, where: str, labelling: dict, xs: list[float], ys: list[float]):
-        super().__init__(xs, ys)
+    def __init__(self, part: str, where: str, labelling: dict, xs: list[float], ys: list[float],
+                 flat: list[float] | None = None):
+        self.xs, self.ys, self.flat = xs, ys, flat  # Outline.__init__, inlined (one per garment)
+        self.valid, self.area, self.bounds = None, 0.0, []
         self.part, self.where, self.labelling = part, where, labelling
 
 
@@ -132,40 +156,49 @@ def extract_garments(data: Any, log: IssueLog, scale: tuple[float, float] = (1.0
     if not isinstance(polygons, dict) or not isinstance(labels, dict):
         raise LabelError("invalid_schema", "폴리곤좌표/라벨링 is not an object")
     sx, sy = scale
-    known = set(vocab.PARTS.values()) | {"스타일"}
-    for key in sorted((set(polygons) | set(labels)) - known):
-        if any(_as_list(polygons.get(key))) or any(_as_list(labels.get(key))):
-            log.add("unknown_value", f"unknown part {key!r} (not {'/'.join(vocab.PARTS.values())}): "
-                    "its garments are not converted", "value dropped")
+    if not _KNOWN_PARTS.issuperset(polygons) or not _KNOWN_PARTS.issuperset(labels):
+        for key in sorted((set(polygons) | set(labels)) - _KNOWN_PARTS):
+            if any(_as_list(polygons.get(key))) or any(_as_list(labels.get(key))):
+                log.add("unknown_value", f"unknown part {key!r} (not {'/'.join(vocab.PARTS.values())}): "
+                        "its garments are not converted", "value dropped")
     garments: list[Garment] = []
-    for part, part_ko in vocab.PARTS.items():
-        plist, llist = _as_list(polygons.get(part_ko)), _as_list(labels.get(part_ko))
-        n_poly, n_lab = sum(1 for x in plist if x), sum(1 for x in llist if x)
-        if n_poly > n_lab > 0:
-            log.add("polygon_label_mismatch", f"{part_ko}: {n_poly} polygons, {n_lab} labels; "
-                    "polygons without a label are kept without attributes", "kept")
-        for i in range(max(len(plist), len(llist))):
-            poly = plist[i] if i < len(plist) else {}
-            lab = llist[i] if i < len(llist) else {}
-            poly = poly if isinstance(poly, dict) else {}
-            lab = lab if isinstance(lab, dict) else {}
-            where = f"{part_ko}[{i}]"
+    for part, part_ko in _PARTS:
+        plist, llist = polygons.get(part_ko), labels.get(part_ko)
+        if type(plist) is not list:
+            plist = _as_list(plist)
+        if type(llist) is not list:
+            llist = _as_list(llist)
+        n_plist, n_llist = len(plist), len(llist)
+        if n_plist > 1 or n_llist > 1:  # counted only when a part has several garments
+            n_poly, n_lab = sum(map(bool, plist)), sum(map(bool, llist))
+            if n_poly > n_lab > 0:
+                log.add("polygon_label_mismatch", f"{part_ko}: {n_poly} polygons, {n_lab} labels; "
+                        "polygons without a label are kept without attributes", "kept")
+        for i in range(max(n_plist, n_llist)):
+            poly = plist[i] if i < n_plist else None
+            lab = llist[i] if i < n_llist else None
+            if type(poly) is not dict:
+                poly = poly if isinstance(poly, dict) else {}
+            if type(lab) is not dict:
+                lab = lab if isinstance(lab, dict) else {}
             if not poly:
                 if lab:
-                    log.add("polygon_missing", f"{where}: labelled garment without polygon")
+                    log.add("polygon_missing", f"{part_ko}[{i}]: labelled garment without polygon")
                 continue
-            xs, ys = polygon_points(poly, log, where)
+            where = f"{part_ko}[{i}]"
+            xs, ys, flat = read_polygon(poly, log, where)
             if sx != 1.0 or sy != 1.0:
                 xs = [round(x * sx, 2) for x in xs]
                 ys = [round(y * sy, 2) for y in ys]
-            garments.append(Garment(part, where, lab, xs, ys))
+                flat = None
+            garments.append(Garment(part, where, lab, xs, ys, flat))
     return garments, label_style(labels, log)
 
 
 def finish_garments(garments: list[Garment], style: dict[str, Any], width: int, height: int,
                     classes: Classes, log: IssueLog) -> list[dict[str, Any]]:
     """COCO annotations (without ids) of measured garments: geometry cleaned, attributes translated."""
-    ids = category_ids(classes)
+    ids = _CATEGORY_IDS.get(classes) or category_ids(classes)
     anns: list[dict[str, Any]] = []
     for g in garments:
         where = g.where

@@ -3,7 +3,6 @@ vectorised shapely call, and repairing / clipping the ones that need it into COC
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -21,27 +20,57 @@ _XKEYS = [f"X좌표{k}" for k in range(1, 2049)]
 _YKEYS = [f"Y좌표{k}" for k in range(1, 2049)]
 
 
+def _key_order(n: int) -> list[str]:
+    """``X좌표1, Y좌표1, ..., X좌표n, Y좌표n``: the key order annotation tools write (cached per n)."""
+    order = _ORDER.get(n)
+    if order is None:
+        order = _ORDER[n] = [key for pair in zip(_XKEYS[:n], _YKEYS[:n]) for key in pair]
+    return order
+
+
+_ORDER: dict[int, list[str]] = {}
+
+
+def _numbers_ok(values: list) -> bool:
+    """Every value a finite JSON number (int or float, not bool): the fast path's condition."""
+    kinds = set(map(type, values))
+    if not kinds <= _NUMERIC:
+        return False
+    try:
+        # a sum of finite numbers is finite unless it overflows; then look at each value
+        return math.isfinite(sum(values)) or all(map(math.isfinite, values))
+    except OverflowError:  # an int beyond float range: the careful path below drops it
+        return False
+
+
 def polygon_points(poly: dict, log: IssueLog, where: str) -> tuple[list[float], list[float]]:
     """(xs, ys) of the ``X좌표k``/``Y좌표k`` pairs in numeric order of k.
 
     Keys arrive unordered; numbers may be strings (counted), non-numbers and unpaired indices are
     dropped and reported. Well-formed polygons (keys 1..n, JSON numbers) take a fast path.
     """
+    xs, ys, _ = read_polygon(poly, log, where)
+    return xs, ys
+
+
+def read_polygon(poly: dict, log: IssueLog, where: str) -> tuple[list[float], list[float], list[float] | None]:
+    """:func:`polygon_points` plus, when the keys come in the order tools write them
+    (X1, Y1, X2, Y2, ...) and hold JSON numbers, the values as they are: the COCO
+    ``[x1, y1, x2, y2, ...]`` at no cost (else None)."""
     n = len(poly) // 2
     if 2 * n == len(poly) and 0 < n <= len(_XKEYS):
-        try:
-            xs = [poly[k] for k in _XKEYS[:n]]
-            ys = [poly[k] for k in _YKEYS[:n]]
-        except KeyError:
-            xs = ys = None
-        if xs is not None and ys is not None:
-            kinds = set(map(type, xs))
-            kinds.update(map(type, ys))
+        if list(poly) == _key_order(n):
+            values = list(poly.values())
+            if _numbers_ok(values):
+                return values[0::2], values[1::2], values
+        else:
             try:
-                if kinds <= _NUMERIC and all(map(math.isfinite, xs)) and all(map(math.isfinite, ys)):
-                    return xs, ys
-            except OverflowError:
-                pass  # an int beyond float range: the careful path below drops it
+                xs = [poly[k] for k in _XKEYS[:n]]
+                ys = [poly[k] for k in _YKEYS[:n]]
+            except KeyError:
+                xs = ys = None
+            if xs is not None and ys is not None and _numbers_ok(xs + ys):
+                return xs, ys, None
     xd: dict[int, float] = {}
     yd: dict[int, float] = {}
     bad = 0
@@ -65,16 +94,22 @@ def polygon_points(poly: dict, log: IssueLog, where: str) -> tuple[list[float], 
         log.add("unpaired_coordinates", f"{where}: indices {sorted(unpaired)[:10]} have only X or Y",
                 "point dropped")
     keys = sorted(xd.keys() & yd.keys())
-    return [xd[k] for k in keys], [yd[k] for k in keys]
+    return [xd[k] for k in keys], [yd[k] for k in keys], None
+
+
+def _interleave(xs: list[float], ys: list[float]) -> list[float]:
+    """``[x1, y1, x2, y2, ...]``."""
+    return [v for xy in zip(xs, ys) for v in xy]
 
 
 class Outline:
     """A polygon's points plus what :func:`measure_polygons` found (``valid`` None: not measured)."""
 
-    __slots__ = ("xs", "ys", "valid", "area", "bounds")
+    __slots__ = ("xs", "ys", "flat", "valid", "area", "bounds")
 
-    def __init__(self, xs: list[float], ys: list[float]):
+    def __init__(self, xs: list[float], ys: list[float], flat: list[float] | None = None):
         self.xs, self.ys = xs, ys
+        self.flat = flat  # [x1, y1, x2, y2, ...] when already at hand (else built when needed)
         self.valid: bool | None = None  # None: not measured, take the careful path
         self.area = 0.0
         self.bounds: list[float] = []
@@ -90,11 +125,12 @@ def measure_polygons(outlines: list[Outline]) -> None:
     if not todo:
         return
     counts = [len(g.xs) for g in todo]
-    total = sum(counts)
-    xs = np.fromiter(itertools.chain.from_iterable(g.xs for g in todo), np.float64, count=total)
-    ys = np.fromiter(itertools.chain.from_iterable(g.ys for g in todo), np.float64, count=total)
+    flat: list[float] = []
+    for g in todo:
+        flat += g.flat if g.flat is not None else _interleave(g.xs, g.ys)
+    coords = np.array(flat, np.float64).reshape(-1, 2)
     try:
-        rings = shapely.linearrings(xs, ys, indices=np.repeat(np.arange(len(todo)), counts))
+        rings = shapely.linearrings(coords, indices=np.repeat(np.arange(len(todo)), counts))
         geoms = shapely.polygons(rings)
         valid = shapely.is_valid(geoms).tolist()
         area = shapely.area(geoms).tolist()
@@ -112,7 +148,7 @@ def outline_geometry(outline: Outline, width: int, height: int, log: IssueLog, w
     if g.valid and g.area > 0 and g.bounds[0] >= 0 and g.bounds[1] >= 0 and g.bounds[2] <= width \
             and g.bounds[3] <= height:
         x0, y0, x1, y1 = g.bounds
-        return [[v for xy in zip(g.xs, g.ys) for v in xy]], g.area, [x0, y0, x1 - x0, y1 - y0]
+        return [g.flat if g.flat is not None else _interleave(g.xs, g.ys)], g.area, [x0, y0, x1 - x0, y1 - y0]
     points = np.column_stack([np.asarray(g.xs, np.float64), np.asarray(g.ys, np.float64)]) \
         if g.xs else np.zeros((0, 2))
     return clean_polygon(points, width, height, log, where)

@@ -52,23 +52,24 @@ class CocoOutput:
             report.counts["labels_skipped"] += 1
             return True
         image = outcome.image
-        label_file = os.path.join(self.labels_dir, label_rel)
         if photo_rel is not None:
             if photo_rel in self.used:
-                report.add(label_file, "duplicate_photo", f"photo {photo_rel} already used by an earlier label")
+                report.add(os.path.join(self.labels_dir, label_rel), "duplicate_photo",
+                           f"photo {photo_rel} already used by an earlier label")
                 report.counts["labels_skipped"] += 1
                 return True
             self.used.add(photo_rel)
         kid = image.get("kfashion_id")
         if kid is not None:
             if kid in self.seen_ids:
-                report.add(label_file, "duplicate_image_id", f"이미지 식별자 {kid} seen before", "kept, new COCO id")
+                report.add(os.path.join(self.labels_dir, label_rel), "duplicate_image_id",
+                           f"이미지 식별자 {kid} seen before", "kept, new COCO id")
             self.seen_ids.add(kid)
         writer = self.writer
         image_id = writer.n_images + 1
         writer.add_image({"id": image_id, **image})
-        for frag in outcome.fragments or []:
-            writer.add_annotation_fragment(writer.n_annotations + 1, image_id, frag)
+        if outcome.fragments:
+            writer.add_annotation_fragments(image_id, outcome.fragments)
         return True
 
     def add_unmatched(self, label_rel: str, name: str) -> None:
