@@ -3,7 +3,6 @@ reviewed COCO dataset (the truth)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from garmentparse import masks, vocab
 from garmentparse.converters.coco import category_names, load_coco
 from garmentparse.masks import RLE
 from garmentparse.report import Report
-from garmentparse.store.ingest import parsed_lines, run_record_path
+from garmentparse.store.ingest import parsed_lines, read_run_record, run_settings
 
 PART = "part"  # the garment's part is compared like any attribute head
 
@@ -93,14 +92,8 @@ def read_run(path: str | Path, report: Report) -> Run:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"tag output not found: {path}")
-    record: dict[str, Any] = {}
-    if run_record_path(path).is_file():
-        try:
-            record = json.loads(run_record_path(path).read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            report.add(run_record_path(path), "bad_run_record", str(exc), action="ignored")
-        record = record if isinstance(record, dict) else {}
-    settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
+    record = read_run_record(path, report)
+    settings = run_settings(record)
     lang = settings.get("lang")
     photos: dict[str, Photo] = {}
     for line in parsed_lines(path, lang, report, f"bad_lines_{path.name}"):

@@ -249,6 +249,25 @@ def _garment(g: Any, where: str, size: tuple[int | None, int | None], lang: str 
     return _Garment(part, score, box, (h, w), mask["counts"], tuple(heads))
 
 
+def read_run_record(jsonl: Path, report: Report) -> dict[str, Any]:
+    """The run record next to a ``tag`` output, or ``{}`` when there is none or it is unreadable
+    (a report problem ``bad_run_record``: labels are then read as English ids)."""
+    path = run_record_path(jsonl)
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        report.add(path, "bad_run_record", f"{exc}; labels read as English ids", action="ignored")
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def run_settings(record: dict[str, Any]) -> dict[str, Any]:
+    settings = record.get("settings")
+    return settings if isinstance(settings, dict) else {}
+
+
 def parsed_lines(path: Path, lang: str | None, report: Report, bad_key: str = "bad_lines") -> Iterator[_Line]:
     """The well-formed lines of a ``tag`` output, streamed; a bad one is a report problem
     ``FILE:LINE`` with its reason, counted under ``bad_key``."""

@@ -3,7 +3,6 @@ or straight from a ``tag`` output. Both stream, one photo at a time."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from garmentparse.report import Report
-from garmentparse.store.ingest import parsed_lines, run_record_path
+from garmentparse.store.ingest import parsed_lines, read_run_record, run_settings
 from garmentparse.store.models import PART_HEAD, REJECTED, Accepted, Garment, Photo, TagRun
 
 Photos = Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]
@@ -70,13 +69,7 @@ def tag_output(jsonl: str | Path, report: Report) -> Photos:
     path = Path(jsonl)
     if not path.is_file():
         raise FileNotFoundError(f"tag output not found: {path}")
-    record: dict[str, Any] = {}
-    if run_record_path(path).is_file():
-        try:
-            record = json.loads(run_record_path(path).read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            report.add(run_record_path(path), "run_record_unreadable", "labels read as English ids", action="ignored")
-    settings = record.get("settings") if isinstance(record, dict) and isinstance(record.get("settings"), dict) else {}
+    settings = run_settings(read_run_record(path, report))
     lang, model = settings.get("lang"), _model(settings.get("models"), path.stem)
     for line in parsed_lines(path, lang, report):
         if line.error is not None or line.width is None or line.height is None:
