@@ -3,6 +3,7 @@ cleaning report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -33,6 +34,25 @@ def _finish(report: Report, report_path: Optional[Path], strict: bool, as_json: 
 def _check_classes(classes: str) -> None:
     if classes not in ("part", "category"):
         raise typer.BadParameter("use 'part' or 'category'", param_hint="--classes")
+
+
+def _coco_style_command(dataset: str, file_help: str, doc: str) -> Callable[..., None]:
+    """The ``convert fashionpedia`` / ``convert modanet`` command (COCO-style inputs, one shape)."""
+
+    def command(
+        annotations: Path = typer.Argument(..., help=file_help),
+        images: Optional[Path] = typer.Option(None, "--images", help="Photo folder: checks that each file_name "
+                                              "exists with the recorded size (without it, sizes are trusted)."),
+        out: Path = _OUT, report: Optional[Path] = _REPORT, workers: Optional[int] = _WORKERS,
+        classes: str = _CLASSES, keep_unmapped: bool = _KEEP_UNMAPPED, full_decode: bool = _FULL_DECODE,
+        strict: bool = _STRICT, as_json: bool = _JSON,
+    ) -> None:
+        _coco_style(dataset, annotations, out, images, report, workers, classes, keep_unmapped, full_decode,
+                    strict, as_json)
+
+    command.__doc__ = doc
+    command.__name__ = dataset
+    return command
 
 
 def _coco_style(dataset: str, path: Path, out: Path, images: Optional[Path], report: Optional[Path],
@@ -143,30 +163,12 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         console.print(f"wrote {escape(str(out))}")
         _finish(rep, report, strict, as_json)
 
-    @app.command("fashionpedia")
-    def fashionpedia(
-        annotations: Path = typer.Argument(..., help="Fashionpedia instances_attributes_*.json."),
-        images: Optional[Path] = typer.Option(None, "--images", help="Photo folder: checks that each file_name "
-                                              "exists with the recorded size (without it, sizes are trusted)."),
-        out: Path = _OUT, report: Optional[Path] = _REPORT, workers: Optional[int] = _WORKERS,
-        classes: str = _CLASSES, keep_unmapped: bool = _KEEP_UNMAPPED, full_decode: bool = _FULL_DECODE,
-        strict: bool = _STRICT, as_json: bool = _JSON,
-    ) -> None:
-        """Fashionpedia -> COCO: whole garments onto our parts; attributes kept by name; parts/accessories unmapped."""
-        _coco_style("fashionpedia", annotations, out, images, report, workers, classes, keep_unmapped, full_decode,
-                    strict, as_json)
-
-    @app.command("modanet")
-    def modanet(
-        annotations: Path = typer.Argument(..., help="ModaNet modanet2018_instances_*.json."),
-        images: Optional[Path] = typer.Option(None, "--images", help="Photo folder: checks that each file_name "
-                                              "exists with the recorded size (without it, sizes are trusted)."),
-        out: Path = _OUT, report: Optional[Path] = _REPORT, workers: Optional[int] = _WORKERS,
-        classes: str = _CLASSES, keep_unmapped: bool = _KEEP_UNMAPPED, full_decode: bool = _FULL_DECODE,
-        strict: bool = _STRICT, as_json: bool = _JSON,
-    ) -> None:
-        """ModaNet -> COCO: its 13 labels onto our parts; bags, shoes, belts, eyewear, headwear, scarves unmapped."""
-        _coco_style("modanet", annotations, out, images, report, workers, classes, keep_unmapped, full_decode,
-                    strict, as_json)
+    for dataset, file_help, doc in (
+        ("fashionpedia", "Fashionpedia instances_attributes_*.json.",
+         "Fashionpedia -> COCO: whole garments onto our parts; attributes kept by name; parts/accessories unmapped."),
+        ("modanet", "ModaNet modanet2018_instances_*.json.",
+         "ModaNet -> COCO: its 13 labels onto our parts; bags, shoes, belts, eyewear, headwear, scarves unmapped."),
+    ):
+        app.command(dataset)(_coco_style_command(dataset, file_help, doc))
 
     root.add_typer(app, name="convert")
