@@ -84,9 +84,11 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
                           highlight=False)
         if result.heldback:
             console.print(_heldback_table(result.heldback))
-        console.print(f"next: garmentparse tag {escape(str(out / 'data/heldback/photos'))} --detector ... "
-                      f"--classifier ... then garmentparse compare OLD.jsonl NEW.jsonl "
-                      f"--truth {escape(str(out / 'data/heldback/coco.json'))}", highlight=False)
+        photos = out / "data" / "heldback" / "photos"
+        old, new = (" ".join(f"--{t} {p}" for t, p in m.items()) for m in (result.sources, result.models))
+        console.print(f"next: garmentparse tag {escape(str(photos))} --out old.jsonl {escape(old)}; garmentparse tag "
+                      f"{escape(str(photos))} --out new.jsonl {escape(new)}; garmentparse compare old.jsonl "
+                      f"new.jsonl --truth {escape(str(out / 'data' / 'heldback' / 'coco.json'))}", highlight=False)
         if as_json:
             print_json(result.to_json())
 

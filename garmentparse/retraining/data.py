@@ -21,6 +21,7 @@ from typing import Any
 
 from garmentparse.report import Report
 from garmentparse.store import ReviewedPhoto, Store
+from garmentparse.store.export import MANIFEST_COLUMNS
 
 SIDES = ("train", "heldback")
 
@@ -132,8 +133,7 @@ def _write_manifest(side_dir: Path, export_dir: Path, rows: list[dict[str, str]]
         shutil.move(export_dir / row["crop_path"], target)
     path = _mkdir(side_dir) / "manifest.csv"
     with open(path, "w", encoding="utf-8", newline="") as fh:
-        columns = list(rows[0]) if rows else ["crop_path", "source_image", "image_id", "annotation_id", "part"]
-        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else MANIFEST_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     return path

@@ -571,8 +571,4 @@ def _like_escape(text: str) -> str:
 
 
 def _queue_cursor(cursor: str) -> tuple[float, int]:
-    try:
-        conf, gid = cursor.split(":")
-        return float(conf), int(gid)
-    except ValueError:
-        raise ValueError(f"bad page cursor {cursor!r}") from None
+    return _runs.parse_cursor(cursor, float)

@@ -10,7 +10,7 @@ photos. Photos are read in chunks (keyset on their id): memory stays flat in cat
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePath
@@ -200,10 +200,11 @@ def match_info(m: GarmentMatch) -> GarmentMatchInfo:
     return GarmentMatchInfo(m.garment_a, m.garment_b, m.iou, m.disagreements, {h: (v[0], v[1]) for h, v in m.heads.items()})
 
 
-def parse_cursor(cursor: str) -> tuple[int, int]:
+def parse_cursor(cursor: str, key: Callable[[str], Any] = int) -> tuple[Any, int]:
+    """A keyset cursor ``KEY:ID`` (``key`` reads KEY: int, or float for probabilities)."""
     try:
-        key, gid = cursor.split(":")
-        return int(key), int(gid)
+        value, gid = cursor.split(":")
+        return key(value), int(gid)
     except ValueError:
         raise ValueError(f"bad page cursor {cursor!r}") from None
 
