@@ -39,6 +39,7 @@ def loop(tmp_path_factory, models):
 def test_correct_ten_garments_retrain_tag_and_compare(browser, loop, models, shots):
     store = loop.app.state.store
     page = _page(browser, loop, "mina")
+    page.set_default_timeout(90_000)  # a busy 2-core CI machine: the queue's next garment can take a while
     page.goto("/queue")
     corrected = []
     for _ in range(10):
