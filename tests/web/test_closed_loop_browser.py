@@ -42,13 +42,18 @@ def test_correct_ten_garments_retrain_tag_and_compare(browser, loop, models, sho
     page.set_default_timeout(90_000)  # a busy 2-core CI machine: the queue's next garment can take a while
     page.goto("/queue")
     corrected = []
+    def settled() -> None:  # htmx has swapped the panel in and the keys act on the new one
+        page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
+
     for _ in range(10):
+        settled()
         gid = int(page.locator("#panel a[href^='/garments/']").first.get_attribute("href").rsplit("/", 1)[1])
         page.keyboard.press("j")  # part -> category
         alternative = page.locator("tr.head-row.selected").locator('[data-alt="2"]')
         if alternative.count():
             with page.expect_response(lambda r: r.url.endswith(f"/garments/{gid}/review")):
                 page.keyboard.press("2")  # the model's second choice is the right one
+            settled()
         with page.expect_response(lambda r: r.url.endswith(f"/garments/{gid}/review")):
             page.keyboard.press("a")  # accept the rest; the next garment loads
         page.locator(f'#panel a[href="/garments/{gid}"]').wait_for(state="detached")
