@@ -1,4 +1,5 @@
-"""``garmentparse compare``: two tag runs side by side (and against reviewed garments)."""
+"""``garmentparse compare``: two tag runs side by side (and against reviewed garments);
+``garmentparse eval products``: a tag output of product photos against their image-level labels."""
 
 from __future__ import annotations
 
@@ -102,3 +103,26 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         console.print(f"wrote {escape(str(out / 'index.html'))}")
         if as_json:
             print_json({**comparison.to_dict(), "report": report.to_dict()})
+
+    @eval_.command("products")
+    def eval_products(
+        tags: Path = typer.Argument(..., help="Tag output (JSON Lines) of product photos."),
+        coco: Path = typer.Option(..., "--coco", help="The photos' image-level labels (`convert photos`)."),
+        failures: int = typer.Option(10, "--failures", min=0, help="Failing photos to list."),
+        as_json: bool = typer.Option(False, "--json", help="Print figures and every failure as JSON on stdout."),
+    ) -> None:
+        """Product photos: share whose top garment reads right (part, category, sleeves, length), per class."""
+        from garmentparse.comparison.products import check_products
+
+        result = check_products(tags, coco)
+        summary = result.to_dict()
+        for title, key in (("contract classes", "contract_classes"), ("all classes", "all_classes")):
+            s = summary[key]
+            rows = [[c, r["photos"], r["held"], _pct(r["rate"]), r["one_garment"]] for c, r in s["per_class"].items()]
+            rows.append(["all", s["photos"], "", _pct(s["held"]), _pct(s["exactly_one_garment"])])
+            console.print(_table(f"{title}: the photo's row holds", ["class", "photos", "held", "rate",
+                                                                     "one garment"], rows))
+        for f in result.failures[:failures]:
+            console.print(f"  {escape(f['file_name'])} ({escape(f['class'])}): {escape(f['why'])}", highlight=False)
+        if as_json:
+            print_json(summary)

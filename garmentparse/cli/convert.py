@@ -1,4 +1,4 @@
-"""``garmentparse convert kfashion|ccp|deepfashion2|fashionpedia|modanet``: datasets to COCO, with a
+"""``garmentparse convert kfashion|ccp|photos|deepfashion2|fashionpedia|modanet``: datasets to COCO, with a
 cleaning report."""
 
 from __future__ import annotations
@@ -160,6 +160,42 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
             rep = convert_deepfashion2_to_file(annos, out, images, classes=classes,  # type: ignore[arg-type]
                                                workers=workers or default_workers(), full_decode=full_decode,
                                                on_progress=lambda n: bar.update(task, completed=n))
+        console.print(f"wrote {escape(str(out))}")
+        _finish(rep, report, strict, as_json)
+
+    @app.command("photos")
+    def photos(
+        source: Path = typer.Argument(..., help="A folder with one sub-folder per class, or a CSV with an image "
+                                      "and a label column (other columns, e.g. sender_id, kept on the image)."),
+        out: Path = _OUT,
+        images: Optional[Path] = typer.Option(None, "--images", help="Photo folder of a CSV (default: the CSV's "
+                                              "folder); names match as given, else by file name or stem."),
+        class_map: Optional[Path] = typer.Option(None, "--class-map", help="YAML/JSON: CLASS -> {part, attributes}. "
+                                                 "Default: the Clothing dataset's 17 classes, then our own "
+                                                 "category/part names (t-shirt, 청바지, top ...)."),
+        image_column: str = typer.Option("image", "--image-column", help="CSV column with the photo's name."),
+        label_column: str = typer.Option("label", "--label-column", help="CSV column with the class."),
+        pseudo_masks: bool = typer.Option(False, "--pseudo-masks/--no-masks", help=(
+            "Segment each garment photo from its background (GrabCut) and write one mask annotation per "
+            "photo, for training the detector; photos of non-garment classes stay garment-free.")),
+        report: Optional[Path] = _REPORT, workers: Optional[int] = _WORKERS, full_decode: bool = _FULL_DECODE,
+        strict: bool = _STRICT, as_json: bool = _JSON,
+    ) -> None:
+        """Photos with one label each (folder per class, or CSV) -> COCO with image-level labels (+ pseudo-masks)."""
+        from garmentparse.converters import (CLOTHING_DATASET_CLASSES, add_pseudo_masks, convert_photo_labels,
+                                             load_class_map, save_coco)
+        from garmentparse.converters.pool import default_workers
+
+        mapping = load_class_map(class_map) if class_map is not None else CLOTHING_DATASET_CLASSES
+        coco, rep = convert_photo_labels(source, images, class_map=mapping, image_column=image_column,
+                                         label_column=label_column, full_decode=full_decode)
+        if pseudo_masks:
+            root = Path(coco["info"]["images"])
+            with progress(transient=True) as bar:
+                task = bar.add_task("pseudo-masks", total=rep.counts.get("garment_photos", 0))
+                coco, rep = add_pseudo_masks(coco, root, workers=workers or default_workers(), report=rep,
+                                             on_progress=lambda n: bar.update(task, completed=n))
+        save_coco(coco, out)
         console.print(f"wrote {escape(str(out))}")
         _finish(rep, report, strict, as_json)
 

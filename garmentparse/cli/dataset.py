@@ -89,13 +89,15 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         val: float = typer.Option(0.1, "--val", min=0.0, max=1.0, help="Fraction of images for validation."),
         test: float = typer.Option(0.0, "--test", min=0.0, max=1.0, help="Fraction of images for test (0: none)."),
         seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same split."),
+        group_by: Optional[str] = typer.Option(None, "--group-by", help="Image field that keeps images together "
+                                               "(e.g. sender_id: one photographer's photos in one split)."),
     ) -> None:
         """Reproducible train/val (and test) split, stratified by category so rare classes reach every split."""
         from garmentparse.converters import split_coco
 
         if val + test >= 1.0:
             raise typer.BadParameter("--val + --test must be below 1")
-        parts = split_coco(coco, out_dir, val=val, test=test, seed=seed)
+        parts = split_coco(coco, out_dir, val=val, test=test, seed=seed, group_by=group_by)
         summary = {name: {"images": len(p["images"]), "annotations": len(p["annotations"]),
                           "file": str(out_dir / f"{name}.json")} for name, p in parts.items()}
         for name, s in summary.items():

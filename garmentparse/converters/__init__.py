@@ -5,6 +5,8 @@ Library entry points (the CLI commands are thin wrappers over these):
 - :func:`convert_kfashion` / :func:`convert_kfashion_to_file`: K-Fashion label JSON -> COCO
   (the :mod:`.kfashion` package: decoding, polygons, labels, photo matching, writing)
 - :func:`convert_ccp`: Clothing Co-Parsing pixel masks -> COCO
+- :func:`convert_photo_labels`: photos with one label each (folder per class / CSV) -> COCO with
+  image-level labels; :func:`add_pseudo_masks`: a mask per product photo from its background
 - :func:`convert_deepfashion2`, :func:`convert_fashionpedia`, :func:`convert_modanet` (and their
   ``..._to_file`` streaming variants): the public garment datasets -> COCO (the :mod:`.datasets` package)
 - :func:`validate_coco`, :func:`split_coco`, :func:`coco_stats`, :func:`crop_dataset`,
@@ -31,6 +33,9 @@ _EXPORTS: dict[str, str] = {
     "REASONS": "kfashion", "IssueLog": "kfashion", "LabelError": "kfashion", "convert_kfashion": "kfashion",
     "convert_kfashion_to_file": "kfashion", "decode_label": "kfashion", "label_garments": "kfashion",
     "map_chunks": "pool",
+    "CLOTHING_DATASET_CLASSES": "photolabels", "ClassLabels": "photolabels", "convert_photo_labels": "photolabels",
+    "load_class_map": "photolabels",
+    "PseudoMaskSettings": "pseudomasks", "add_pseudo_masks": "pseudomasks", "foreground_mask": "pseudomasks",
     "split_coco": "split", "split_image_ids": "split",
     "coco_stats": "stats",
     "VALIDATE_REASONS": "validate", "validate_coco": "validate",
