@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,9 +19,10 @@ from garmentparse.progress import ProgressCallback
 from garmentparse.report import Report
 from garmentparse.store import db
 from garmentparse.store import runs as _runs
+from garmentparse.store.ids import parse_float, parse_int
 from garmentparse.store.models import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, REJECTED, ROLES, Accepted,
-                                       Correction, Garment, GarmentMatch, Photo, Prediction, Product, TagRun, User,
-                                       utcnow)
+                                       Correction, Garment, GarmentMatch, LoginSession, Photo, Prediction, Product,
+                                       TagRun, User, utcnow)
 from garmentparse.store.records import (Comparison, CorrectionInfo, Dashboard, Decision, GalleryFilter, GarmentDetail,
                                         GarmentMatchInfo, GarmentSummary, HeadValue, MatchCounts, NotFound, Page,
                                         PhotoInfo, ProductInfo, ReviewConflict, ReviewedPhoto, RunAccuracy, RunInfo, UserInfo)
@@ -367,9 +371,7 @@ class Store:
         if not decisions:
             raise ValueError("no decisions to apply")
         with self._write() as s:
-            role = s.scalar(sa.select(User.role).where(User.name == user))
-            if role not in REVIEWERS:
-                raise PermissionError(f"user {user!r} may not review (role: {role or 'no such user'})")
+            _check_reviewer(s, user)
             now = utcnow()
             bumped = s.execute(sa.update(Garment).where(Garment.id == garment_id, Garment.version == version)
                                .values(version=Garment.version + 1, updated_at=now))
@@ -409,14 +411,16 @@ class Store:
     # ------------------------------------------------------------------ users
 
     def add_user(self, name: str, password: str, role: str = "viewer") -> UserInfo:
+        """A new user; ``name`` is stored normalised (:func:`normalise_name`)."""
         from garmentparse.store import auth
 
         _check_role(role)
-        if not name or len(name) > 64 or name != name.strip():
-            raise ValueError(f"bad user name {name!r}: 1-64 characters, no surrounding spaces")
+        name = normalise_name(name)
+        if not name or len(name) > 64:
+            raise ValueError(f"bad user name {name!r}: 1-64 characters")
         auth.check_password(password)
         with self._write() as s:
-            if s.scalar(sa.select(User.id).where(User.name == name)) is not None:
+            if _find_user(s, name) is not None:
                 raise ValueError(f"user {name!r} exists")
             # a random first session version: SQLite may give a removed user's id to the next one added,
             # and their old session cookies must not fit the new user
@@ -432,17 +436,14 @@ class Store:
 
     def user(self, name: str) -> UserInfo:
         with self._read() as s:
-            u = s.scalar(sa.select(User).where(User.name == name))
-            if u is None:
-                raise NotFound(f"no user {name!r}")
-            return _user_info(u)
+            return _user_info(_get_user(s, name))
 
     def authenticate(self, name: str, password: str) -> UserInfo | None:
         """The user when ``password`` is theirs, else ``None`` (hashes are upgraded as needed)."""
         from garmentparse.store import auth
 
         with self._write() as s:
-            u = s.scalar(sa.select(User).where(User.name == name))
+            u = _find_user(s, name)
             if u is None:
                 auth.burn_time(password)  # same cost as a wrong password: no user enumeration by timing
                 return None
@@ -454,45 +455,126 @@ class Store:
             return _user_info(u)
 
     def set_role(self, name: str, role: str) -> UserInfo:
-        """Change a role; a real change ends the user's sessions (``session_version`` bumped)."""
+        """Change a role; a real change ends the user's sessions. The last admin stays one (ValueError)."""
         _check_role(role)
         with self._write() as s:
             u = _get_user(s, name)
             if u.role != role:
+                _keep_an_admin(s, u)
                 u.role = role
-                u.session_version += 1
+                _end_sessions(s, u)
             return _user_info(u)
 
     def set_password(self, name: str, password: str) -> None:
-        """A new password; the user's sessions end (``session_version`` bumped)."""
+        """A new password; the user's sessions end."""
         from garmentparse.store import auth
 
         auth.check_password(password)
         with self._write() as s:
             u = _get_user(s, name)
             u.password_hash = auth.hash_password(password)
-            u.session_version += 1
+            _end_sessions(s, u)
 
     def remove_user(self, name: str) -> None:
-        """Delete a user; their log entries keep their name."""
+        """Delete a user and their sessions; their log entries keep their name. The last admin
+        cannot be removed (ValueError)."""
         with self._write() as s:
-            s.delete(_get_user(s, name))
+            u = _get_user(s, name)
+            _keep_an_admin(s, u)
+            _end_sessions(s, u)
+            s.delete(u)
+
+    # ------------------------------------------------------------------ login sessions
+
+    def start_session(self, name: str, *, hours: float = 12.0) -> str:
+        """A new login session of ``name`` for ``hours``: the random token to give the browser
+        (only its sha256 is stored). Expired sessions of anyone are dropped on the way."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        with self._write() as s:
+            u = _get_user(s, name)
+            s.execute(sa.delete(LoginSession).where(LoginSession.expires_at <= now))
+            s.add(LoginSession(id=_token_hash(token), user_id=u.id, session_version=u.session_version,
+                               created_at=now, expires_at=now + timedelta(hours=hours)))
+        return token
+
+    def session_user(self, token: str) -> UserInfo | None:
+        """Whose live session ``token`` is (their role as it is now), or ``None``: ended, expired,
+        or made before the user's role or password changed."""
+        q = (sa.select(User).join(LoginSession, LoginSession.user_id == User.id)
+             .where(LoginSession.id == _token_hash(token), LoginSession.session_version == User.session_version,
+                    LoginSession.expires_at > utcnow()))
+        with self._read() as s:
+            u = s.scalar(q)
+            return _user_info(u) if u is not None else None
+
+    def end_session(self, token: str) -> None:
+        """Log one session out (nothing happens for an unknown token)."""
+        with self._write() as s:
+            s.execute(sa.delete(LoginSession).where(LoginSession.id == _token_hash(token)))
+
+    def end_sessions(self, name: str) -> int:
+        """End every session of ``name`` (log out everywhere; an admin's revoke); how many were live."""
+        with self._write() as s:
+            return _end_sessions(s, _get_user(s, name))
+
+    def session_counts(self) -> dict[str, int]:
+        """Live sessions per user name (users without one left out)."""
+        q = (sa.select(User.name, sa.func.count()).join(LoginSession, LoginSession.user_id == User.id)
+             .where(LoginSession.session_version == User.session_version, LoginSession.expires_at > utcnow())
+             .group_by(User.name))
+        with self._read() as s:
+            return {name: n for name, n in s.execute(q).all()}
 
     # ------------------------------------------------------------------ products
 
     def add_product(self, sku: str, name: str = "", attributes: dict[str, str] | None = None) -> ProductInfo:
         """A new product; ``attributes`` (head -> value, checked against the vocabulary) are its
         accepted values."""
-        attrs = {h: check_label(h, v) for h, v in (attributes or {}).items() if v}
-        if not sku or len(sku) > 128 or len(name) > 256:
-            raise ValueError("a product needs a SKU of 1-128 characters and a name of at most 256")
+        attrs = _product_attributes(sku, name, attributes)
         with self._write() as s:
-            if s.scalar(sa.select(Product.id).where(Product.sku == sku)) is not None:
-                raise ValueError(f"product {sku!r} exists")
-            p = Product(sku=sku, name=name, attributes=attrs, created_at=utcnow())
-            s.add(p)
-            s.flush()
+            p = _new_product(s, sku, name, attrs)
             return ProductInfo(p.id, p.sku, p.name, attrs, [])
+
+    def register_product(self, sku: str, name: str, attributes: dict[str, str], *, photo_ids: Sequence[int],
+                         garment_ids: Sequence[int], user: str) -> ProductInfo:
+        """A new product with ``photo_ids`` linked to it and each of ``garment_ids`` reviewed by
+        ``user`` to the product's values (confirmed where it has the value, else corrected), all in
+        one transaction: when a check fails nothing is written. Refused: a photo that does not
+        exist (NotFound), one that shows another product, a garment not on these photos
+        (ValueError). A garment someone reviewed meanwhile keeps their decision."""
+        attrs = _product_attributes(sku, name, attributes)
+        with self._write() as s:
+            _check_reviewer(s, user)
+            linked = dict(s.execute(sa.select(Photo.id, Photo.product_id).where(Photo.id.in_(photo_ids))).all())
+            for pid in photo_ids:
+                if pid not in linked:
+                    raise NotFound(f"no photo {pid}")
+                if linked[pid] is not None:
+                    raise ValueError(f"photo {pid} already shows another product")
+            on = dict(s.execute(sa.select(Garment.id, Garment.photo_id).where(Garment.id.in_(garment_ids))).all())
+            strays = [gid for gid in garment_ids if on.get(gid) not in linked]
+            if strays:
+                raise ValueError(f"garment {strays[0]} is not on this product's photos")
+            p = _new_product(s, sku, name, attrs)
+            s.execute(sa.update(Photo).where(Photo.id.in_(photo_ids)).values(product_id=p.id))
+            now = utcnow()
+            for gid in garment_ids:
+                self._review_to(s, gid, attrs, user, f"product {sku}", now)
+            return ProductInfo(p.id, p.sku, p.name, attrs, sorted(photo_ids))
+
+    def _review_to(self, s: Session, garment_id: int, values: dict[str, str], user: str, comment: str,
+                   now: object) -> None:
+        """Inside a transaction: set the garment's heads that ``values`` names to those values."""
+        heads = dict(s.execute(sa.select(Accepted.head, Accepted.value).where(Accepted.garment_id == garment_id)).all())
+        decisions = [Decision(h, CONFIRMED if heads[h] == v else CORRECTED, v) for h, v in values.items() if h in heads]
+        version = s.scalar(sa.select(Garment.version).where(Garment.id == garment_id))
+        if not decisions or version is None:
+            return
+        bumped = s.execute(sa.update(Garment).where(Garment.id == garment_id, Garment.version == version)
+                           .values(version=version + 1, updated_at=now))
+        if bumped.rowcount == 1:  # else reviewed meanwhile: that decision stands
+            self._apply(s, garment_id, version + 1, user, decisions, comment, now)
 
     def product(self, product_id: int) -> ProductInfo:
         with self._read() as s:
@@ -537,6 +619,29 @@ class Store:
             return self.ingest(jsonl, images_root)
 
 
+def _product_attributes(sku: str, name: str, attributes: dict[str, str] | None) -> dict[str, str]:
+    """A new product's values checked against the vocabulary (ValueError for a bad value, SKU or name)."""
+    attrs = {h: check_label(h, v) for h, v in (attributes or {}).items() if v}
+    if not sku or len(sku) > 128 or len(name) > 256:
+        raise ValueError("a product needs a SKU of 1-128 characters and a name of at most 256")
+    return attrs
+
+
+def _new_product(s: Session, sku: str, name: str, attrs: dict[str, str]) -> Product:
+    if s.scalar(sa.select(Product.id).where(Product.sku == sku)) is not None:
+        raise ValueError(f"product {sku!r} exists")
+    p = Product(sku=sku, name=name, attributes=attrs, created_at=utcnow())
+    s.add(p)
+    s.flush()
+    return p
+
+
+def _check_reviewer(s: Session, user: str) -> None:
+    role = s.scalar(sa.select(User.role).where(User.name == user))
+    if role not in REVIEWERS:
+        raise PermissionError(f"user {user!r} may not review (role: {role or 'no such user'})")
+
+
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: use {', '.join(ROLES)}")
@@ -546,11 +651,48 @@ def _user_info(u: User) -> UserInfo:
     return UserInfo(u.id, u.name, u.role, u.created_at, u.session_version)
 
 
-def _get_user(s: Session, name: str) -> User:
+def normalise_name(name: str) -> str:
+    """A login name as stored and looked up: surrounding whitespace stripped, Unicode NFC."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
+def _find_user(s: Session, name: str) -> User | None:
+    """The user called ``name`` (normalised), compared exactly: a database collation that pads
+    (MariaDB's PAD SPACE: ``'ada   ' = 'ada'``) or folds case does not pick another spelling."""
+    name = normalise_name(name)
     u = s.scalar(sa.select(User).where(User.name == name))
+    return u if u is not None and u.name == name else None
+
+
+def _get_user(s: Session, name: str) -> User:
+    u = _find_user(s, name)
     if u is None:
-        raise NotFound(f"no user {name!r}")
+        raise NotFound(f"no user {normalise_name(name)[:64]!r}")
     return u
+
+
+def _keep_an_admin(s: Session, u: User) -> None:
+    """ValueError when ``u`` is the last admin (about to stop being one)."""
+    if u.role != "admin":
+        return
+    admins = s.scalars(sa.select(User.id).where(User.role == "admin").with_for_update()).all()
+    if len(admins) <= 1:
+        raise ValueError(f"{u.name} is the last admin: make another user admin first")
+
+
+def _end_sessions(s: Session, u: User) -> int:
+    """Delete every session of ``u``; how many were live."""
+    now = utcnow()
+    live = s.scalar(sa.select(sa.func.count()).select_from(LoginSession).where(
+        LoginSession.user_id == u.id, LoginSession.session_version == u.session_version,
+        LoginSession.expires_at > now)) or 0
+    s.execute(sa.delete(LoginSession).where(LoginSession.user_id == u.id))
+    u.session_version += 1  # a session row read before this commit fits no more
+    return live
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _queue_page(rows: Sequence[sa.Row], limit: int, position: Callable[[sa.Row], str]) -> Page:
@@ -561,9 +703,9 @@ def _queue_page(rows: Sequence[sa.Row], limit: int, position: Callable[[sa.Row],
 
 def _int_cursor(cursor: str) -> int:
     try:
-        return int(cursor)
+        return parse_int(cursor)
     except ValueError:
-        raise ValueError(f"bad page cursor {cursor!r}") from None
+        raise ValueError(f"bad page cursor {cursor[:40]!r}") from None
 
 
 def _like_escape(text: str) -> str:
@@ -571,4 +713,4 @@ def _like_escape(text: str) -> str:
 
 
 def _queue_cursor(cursor: str) -> tuple[float, int]:
-    return _runs.parse_cursor(cursor, float)
+    return _runs.parse_cursor(cursor, parse_float)

@@ -206,6 +206,19 @@ class User(Base):
     __table_args__ = (sa.CheckConstraint(f"role IN {ROLES}", name="role"),)
 
 
+class LoginSession(Base):
+    """One logged-in browser. The cookie carries a random token, the table only its sha256;
+    ``session_version`` is the user's at login (a role or password change ends the session).
+    Deleted at logout, by "log out everywhere", by an admin's revoke, with the user."""
+
+    __tablename__ = "sessions"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # sha256 hex of the token
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_version: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class GarmentMatch(Base):
     """One garment of run ``run_a`` matched (by mask IoU) to one of run ``run_b`` on the same photo;
     either side is null for a garment the other run did not find. ``heads``: head -> [label of a,

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from garmentparse import masks
+from garmentparse.store.ids import parse_int
 from garmentparse.store.models import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, REJECTED, Accepted, Correction,
                                        Garment, GarmentMatch, Photo, Prediction, TagRun)
 from garmentparse.store.records import (Comparison, GarmentMatchInfo, HeadAccuracy, MatchCounts, NotFound,
@@ -200,13 +201,14 @@ def match_info(m: GarmentMatch) -> GarmentMatchInfo:
     return GarmentMatchInfo(m.garment_a, m.garment_b, m.iou, m.disagreements, {h: (v[0], v[1]) for h, v in m.heads.items()})
 
 
-def parse_cursor(cursor: str, key: Callable[[str], Any] = int) -> tuple[Any, int]:
-    """A keyset cursor ``KEY:ID`` (``key`` reads KEY: int, or float for probabilities)."""
+def parse_cursor(cursor: str, key: Callable[[str], Any] = parse_int) -> tuple[Any, int]:
+    """A keyset cursor ``KEY:ID`` (``key`` reads KEY: :func:`parse_int`, or :func:`parse_float`
+    for probabilities); ValueError for anything else."""
     try:
         value, gid = cursor.split(":")
-        return key(value), int(gid)
+        return key(value), parse_int(gid)
     except ValueError:
-        raise ValueError(f"bad page cursor {cursor!r}") from None
+        raise ValueError(f"bad page cursor {cursor[:40]!r}") from None
 
 
 # ---------------------------------------------------------------------------- accuracy against reviewed truth
