@@ -6,9 +6,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -49,6 +51,7 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
     app.state.upload_dir.mkdir(parents=True, exist_ok=True)
     app.state.login_throttle = login_throttle or LoginThrottle()
     app.state.https_only = https_only
+    app.state.session_hours = SESSION_HOURS
     app.state.tagging = None
     if detector is not None:
         from garmentparse.web.tagging_service import TaggingService
@@ -68,6 +71,8 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
     async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response = await call_next(request)
         security_headers(response.headers, https_only=https_only)
+        if not request.url.path.startswith("/static/"):  # pages show what the user may see: never kept
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     if proxies:  # added last, so outermost: all else sees the client that the trusted proxy forwarded
@@ -75,7 +80,8 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
-        target = "/login?next=" + request.url.path
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = "/login?next=" + quote(here, safe="/")
         if is_htmx(request):
             return Response(status_code=401, headers={"HX-Redirect": target})
         if request.url.path.startswith("/products/p"):  # fetch() from the register page
@@ -93,5 +99,13 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
 
     for module in (auth, browse, review, products, collection, runs, admin):
         app.include_router(module.router)
+    answer_head_like_get(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def answer_head_like_get(app: FastAPI) -> None:
+    """HEAD on every GET route (the same handler: the server sends the headers only), not 405."""
+    for route in app.routes:
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            route.methods.add("HEAD")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -23,6 +25,9 @@ from garmentparse.store import GarmentDetail
 FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}  # decoded format -> stored suffix
 MAX_PHOTO_BYTES = 20 * 2**20
 MAX_PIXELS = 40_000_000  # more than any camera photo; a small file claiming more is a decompression bomb
+MIN_SIDE = 32  # pixels: less is no photo of a garment (and breaks the detector's resize)
+MAX_ASPECT = 20  # the long side at most this many times the short one
+UPLOAD_PATH = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.(?:jpg|png|webp)")  # what store_upload writes
 
 
 class UploadRejected(ValueError):
@@ -37,14 +42,18 @@ class StoredUpload:
     height: int
 
 
-def store_upload(data: bytes, upload_dir: Path, max_bytes: int = MAX_PHOTO_BYTES) -> StoredUpload:
+def store_upload(data: bytes, upload_dir: Path, max_bytes: int = MAX_PHOTO_BYTES, *,
+                 size: int | None = None) -> StoredUpload:
     """Check ``data`` by decoding it and keep it as ``<sha256[:2]>/<sha256>.<format>``.
 
-    The client's file name never reaches the disk. :class:`UploadRejected` says why not."""
+    ``size``: the file's real size when ``data`` was read only up to the limit. The client's
+    file name never reaches the disk. :class:`UploadRejected` says why not."""
     if not data:
         raise UploadRejected("The file is empty.")
-    if len(data) > max_bytes:
-        raise UploadRejected(f"The file is too large ({len(data) / 2**20:.1f} MiB; at most {max_bytes // 2**20} MiB).")
+    size = max(size or 0, len(data))
+    if size > max_bytes:
+        shown = math.ceil(size / 2**20 * 10) / 10  # rounded up: never "20.0 MiB; at most 20 MiB"
+        raise UploadRejected(f"The file is too large ({shown:.1f} MiB; at most {max_bytes // 2**20} MiB).")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -55,7 +64,13 @@ def store_upload(data: bytes, upload_dir: Path, max_bytes: int = MAX_PHOTO_BYTES
                 if width * height > MAX_PIXELS:
                     raise UploadRejected(f"The image claims {width}x{height} pixels: refused as a possible "
                                          f"decompression bomb (at most {MAX_PIXELS // 10**6} megapixels).")
+                if min(width, height) < MIN_SIDE or max(width, height) > MAX_ASPECT * min(width, height):
+                    raise UploadRejected(f"The image is {width}x{height} pixels: too small or too thin to tag "
+                                         f"(each side at least {MIN_SIDE} px, the long side at most "
+                                         f"{MAX_ASPECT} times the short one).")
                 im.load()
+    except UploadRejected:
+        raise
     except UnidentifiedImageError:
         raise UploadRejected("This is not an image (JPEG, PNG or WebP), whatever its name says.") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -72,6 +87,27 @@ def store_upload(data: bytes, upload_dir: Path, max_bytes: int = MAX_PHOTO_BYTES
             fh.write(data)
         os.replace(tmp, target)
     return StoredUpload(sha, rel, width, height)
+
+
+def remove_upload(upload: StoredUpload, upload_dir: Path) -> None:
+    """Take a stored upload back (its tagging failed: no photo row points at it)."""
+    (upload_dir / upload.path).unlink(missing_ok=True)
+
+
+def is_upload(path: str, upload_dir: Path) -> bool:
+    """Is ``path`` a photo of the upload store (named by :func:`store_upload`, and there)?"""
+    return UPLOAD_PATH.fullmatch(path) is not None and resolve_photo(path, [upload_dir]) is not None
+
+
+def image_type(file: Path) -> str | None:
+    """The content type of an image file by its decoded header (``image/jpeg``, ...), or ``None``
+    when it is not an image, whatever its name says: only images are served."""
+    try:
+        with Image.open(file) as im:
+            mime = Image.MIME.get(im.format or "")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    return mime if mime and mime.startswith("image/") and mime != "image/svg+xml" else None
 
 
 def resolve_photo(path: str, roots: list[Path]) -> Path | None:

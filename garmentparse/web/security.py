@@ -1,11 +1,12 @@
 """Who is asking and may they: signed session cookies, CSRF tokens, roles, body size, headers.
 
 The session (Starlette's ``SessionMiddleware``: an itsdangerous-signed, HttpOnly, SameSite=Lax
-cookie) holds the user's name, id and session version and a random CSRF token. Every request
-that is not GET/HEAD must send that token back, as the ``csrf_token`` form field or the
-``X-CSRF-Token`` header (htmx and fetch send the header); otherwise 403. The user is read from
-the database on each request: a session ends as soon as its user is removed or their role or
-password changes (the store bumps ``session_version``).
+cookie) holds the token of a server-side session record (the store's ``sessions`` table) and a
+random CSRF token. Every request that is not GET/HEAD must send that token back, as the
+``csrf_token`` form field or the ``X-CSRF-Token`` header (htmx and fetch send the header);
+otherwise 403. The user is read through the session record on each request: a session ends for
+good at logout, "log out everywhere", an admin's revoke, and as soon as its user is removed or
+their role or password changes; a copy of the cookie then opens nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
-from garmentparse.store import NotFound, UserInfo
+from garmentparse.store import UserInfo
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -61,24 +62,28 @@ async def check_csrf(request: Request) -> None:
         raise HTTPException(403, "The form's security token is missing or stale (CSRF): reload the page and try again.")
 
 
-def start_session(request: Request, user: UserInfo) -> None:
-    """Log ``user`` in with a fresh session (new CSRF token: no session fixation), bound to their
-    id and session version."""
+def start_session(request: Request, user: UserInfo, hours: float) -> None:
+    """Log ``user`` in with a fresh session record for ``hours`` (and a new CSRF token: no
+    session fixation)."""
     request.session.clear()
-    request.session.update(user=user.name, uid=user.id, sv=user.session_version, csrf=secrets.token_urlsafe(32))
+    request.session.update(sid=request.app.state.store.start_session(user.name, hours=hours),
+                           csrf=secrets.token_urlsafe(32))
+
+
+def end_session(request: Request) -> None:
+    """Log this browser out: its session record is deleted, the cookie emptied."""
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        request.app.state.store.end_session(token)
+    request.session.clear()
 
 
 def current_user(request: Request) -> UserInfo:
-    """The logged-in user (role as it is in the database now); :class:`LoginRequired` if none, or
-    when the user was removed (and maybe re-added) or their role or password changed since."""
-    name = request.session.get("user")
-    if not name:
-        raise LoginRequired
-    try:
-        user = request.app.state.store.user(name)
-    except NotFound:
-        user = None
-    if user is None or request.session.get("uid") != user.id or request.session.get("sv") != user.session_version:
+    """The logged-in user (role as it is in the database now); :class:`LoginRequired` if none:
+    no session, or one that ended (logout, revoke, the user removed or changed since)."""
+    token = request.session.get("sid")
+    user = request.app.state.store.session_user(token) if isinstance(token, str) else None
+    if user is None:
         request.session.clear()
         raise LoginRequired
     return user

@@ -11,8 +11,10 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from garmentparse.store import CONFIRMED, CORRECTED, PREDICTED, REJECTED, ROLES, NotFound, Store, UserInfo
+from garmentparse.store import (CONFIRMED, CORRECTED, PREDICTED, REJECTED, ROLES, NotFound, Store, UserInfo,
+                                normalise_name)
 from garmentparse.web.routes.runs import accuracy_chart
+from garmentparse.web.params import query_int
 from garmentparse.web.security import current_user, require
 from garmentparse.web.templating import render
 
@@ -41,13 +43,14 @@ def dashboard(request: Request, user: UserInfo = Depends(current_user)):
 
 
 @router.get("/admin/users")
-def users(request: Request, user: UserInfo = Depends(require("admin")), error: str = ""):
-    return render(request, "users.html", user=user, users=request.app.state.store.users(), roles=ROLES, error=error)
+def users(request: Request, user: UserInfo = Depends(require("admin"))):
+    return _users_page(request, user, "", 200)
 
 
 def _users_page(request: Request, user: UserInfo, error: str, status: int):
-    return render(request, "users.html", status, user=user, users=request.app.state.store.users(), roles=ROLES,
-                  error=error)
+    store: Store = request.app.state.store
+    return render(request, "users.html", status, user=user, users=store.users(), roles=ROLES, error=error,
+                  sessions=store.session_counts())
 
 
 @router.post("/admin/users")
@@ -71,10 +74,22 @@ def set_role(request: Request, name: str = Form(...), role: str = Form(...), use
 
 @router.post("/admin/users/remove")
 def remove_user(request: Request, name: str = Form(...), user: UserInfo = Depends(require("admin"))):
-    if name == user.name:
+    if normalise_name(name) == user.name:
         return _users_page(request, user, "You cannot remove yourself.", 400)
     try:
         request.app.state.store.remove_user(name)
+    except NotFound as exc:
+        return _users_page(request, user, str(exc), 404)
+    except ValueError as exc:  # the last admin
+        return _users_page(request, user, str(exc), 400)
+    return RedirectResponse("/admin/users", 303)
+
+
+@router.post("/admin/users/revoke")
+def revoke_sessions(request: Request, name: str = Form(...), user: UserInfo = Depends(require("admin"))):
+    """End every session of a user (a stolen cookie opens nothing more); they can log in again."""
+    try:
+        request.app.state.store.end_sessions(name)
     except NotFound as exc:
         return _users_page(request, user, str(exc), 404)
     return RedirectResponse("/admin/users", 303)
@@ -105,10 +120,10 @@ async def export(request: Request, user: UserInfo = Depends(require("admin"))):
         raise HTTPException(400, "Format: coco or manifest.")
     roots, root = _roots(request), None
     if fmt == "manifest":
-        index = str(form.get("root", "0"))
-        if not index.isdigit() or int(index) >= len(roots):
+        index = query_int(str(form.get("root", "0")))
+        if index is None or index >= len(roots):
             raise HTTPException(400, "Choose one of the listed photo folders.")
-        root = roots[int(index)]  # chosen from the list: no path typed by the user reaches the disk
+        root = roots[index]  # chosen from the list: no path typed by the user reaches the disk
     archive = await run_in_threadpool(_export_zip, request.app.state.store, fmt, root)
     return FileResponse(archive, media_type="application/zip", filename=archive.name,
                         background=BackgroundTask(shutil.rmtree, archive.parent, True))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import math
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
+from garmentparse.store import UserInfo, normalise_name
 from garmentparse.web import i18n
-from garmentparse.web.security import LoginThrottle, client_address, safe_next, start_session
+from garmentparse.web.security import (LoginThrottle, client_address, current_user, end_session, safe_next,
+                                       start_session)
 from garmentparse.web.templating import lang_of, render
 
 router = APIRouter()
@@ -24,6 +26,7 @@ def login_page(request: Request, next: str = "/"):
 @router.post("/login")
 def login(request: Request, name: str = Form(...), password: str = Form(...), next: str = Form("/")):
     throttle: LoginThrottle = request.app.state.login_throttle
+    name = normalise_name(name)  # one spelling per account for the throttle and every database
     address, lang = client_address(request), lang_of(request)
     verdict = throttle.attempt(name, address)
     if verdict.retry_after > 0:  # the password is not looked at
@@ -40,7 +43,7 @@ def login(request: Request, name: str = Form(...), password: str = Form(...), ne
                     verdict.failures, verdict.delay)
         return render(request, "login.html", 401, next=safe_next(next), error=i18n.text("bad_login", lang), name=name)
     throttle.succeeded(name, address)
-    start_session(request, user)
+    start_session(request, user, request.app.state.session_hours)
     return RedirectResponse(safe_next(next), 303)
 
 
@@ -52,6 +55,14 @@ def _duration(seconds: int, lang: str) -> str:
 
 @router.post("/logout")
 def logout(request: Request):
+    end_session(request)
+    return RedirectResponse("/login", 303)
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(request: Request, user: UserInfo = Depends(current_user)):
+    """End every session of this user (other browsers, a stolen cookie), this one included."""
+    request.app.state.store.end_sessions(user.name)
     request.session.clear()
     return RedirectResponse("/login", 303)
 

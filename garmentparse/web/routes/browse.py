@@ -10,8 +10,10 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from garmentparse.store import STATES, GalleryFilter, NotFound, UserInfo, check_label
+from garmentparse.store.ids import parse_int
 from garmentparse.web import i18n
-from garmentparse.web.images import UploadRejected, render as render_image, resolve_photo
+from garmentparse.web import params  # noqa: F401  (the {name:id} path convertor)
+from garmentparse.web.images import UploadRejected, image_type, render as render_image, resolve_photo
 from garmentparse.web.security import current_user
 from garmentparse.web.templating import render
 
@@ -48,10 +50,11 @@ def _float(raw: str, name: str, errors: list[str]) -> float | None:
 def _int(raw: str, name: str, errors: list[str]) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit():
-        errors.append(f"{name}: not a number")
+    try:
+        return parse_int(raw, name)
+    except ValueError as exc:
+        errors.append(str(exc))
         return None
-    return int(raw)
 
 
 def parse_query(params: dict[str, str], states: list[str]) -> Query:
@@ -100,7 +103,7 @@ def gallery(request: Request, cursor: str | None = None, user: UserInfo = Depend
                   runs=store.runs(), products=store.products(), heads=HEADS, all_states=STATES)
 
 
-@router.get("/garments/{garment_id}")
+@router.get("/garments/{garment_id:id}")
 def garment_page(request: Request, garment_id: int, user: UserInfo = Depends(current_user)):
     try:
         detail = request.app.state.store.garment(garment_id)
@@ -123,16 +126,20 @@ def _photo_file(request: Request, path: str) -> Path:
     return file
 
 
-@router.get("/photos/{photo_id}/image")
+@router.get("/photos/{photo_id:id}/image")
 def photo_image(request: Request, photo_id: int, user: UserInfo = Depends(current_user)):
     try:
         photo = request.app.state.store.photo(photo_id)
     except NotFound:
         raise HTTPException(404, "Photo not found.") from None
-    return FileResponse(_photo_file(request, photo.path), headers={"Cache-Control": "private, max-age=3600"})
+    file = _photo_file(request, photo.path)
+    media_type = image_type(file)
+    if media_type is None:  # an .html (or anything) ingested as a photo is never served as itself
+        raise HTTPException(404, "Photo not found.")
+    return FileResponse(file, media_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.get("/garments/{garment_id}/{view}.jpg")
+@router.get("/garments/{garment_id:id}/{view}.jpg")
 async def garment_image(request: Request, garment_id: int, view: str, user: UserInfo = Depends(current_user)):
     if view not in VIEWS:
         raise HTTPException(404, "No such view.")

@@ -14,7 +14,7 @@ from garmentparse.embeddings.folder import Item
 from garmentparse.embeddings.pictures import NONE, OTHER
 from garmentparse.embeddings.projection import spread_sample, unit_square
 from garmentparse.store import UserInfo
-from garmentparse.web import i18n
+from garmentparse.web import i18n, params  # noqa: F401  (params: the {name:id} path convertor)
 from garmentparse.web.images import encode_jpeg
 from garmentparse.web.security import current_user
 from garmentparse.web.similar import SimilarGarments
@@ -93,7 +93,7 @@ def _item(similar: SimilarGarments, item_id: int) -> Item:
     return items[item_id]
 
 
-@router.get("/map/items/{item_id}")
+@router.get("/map/items/{item_id:id}")
 def map_item(request: Request, item_id: int, user: UserInfo = Depends(current_user)):
     """A point of the map: the garment's page in the catalogue."""
     similar = _similar(request)
@@ -105,7 +105,7 @@ def map_item(request: Request, item_id: int, user: UserInfo = Depends(current_us
     return RedirectResponse(f"/garments/{garment.id}", 303)
 
 
-@router.get("/map/items/{item_id}/thumb.jpg")
+@router.get("/map/items/{item_id:id}/thumb.jpg")
 async def map_thumbnail(request: Request, item_id: int, user: UserInfo = Depends(current_user)):
     similar = _similar(request)
     item = _item(similar, item_id)

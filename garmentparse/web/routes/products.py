@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from garmentparse.imageio import ImageReadError
-from garmentparse.store import (CONFIRMED, CORRECTED, Decision, GalleryFilter, NotFound, ReviewConflict, Store,
-                                UserInfo, check_label)
+from garmentparse.store import GalleryFilter, NotFound, Store, UserInfo, check_label
 from garmentparse.web import i18n
-from garmentparse.web.images import MAX_PHOTO_BYTES, UploadRejected, store_upload
+from garmentparse.web.images import MAX_PHOTO_BYTES, UploadRejected, is_upload, remove_upload, store_upload
+from garmentparse.web.params import int_list
 from garmentparse.web.proposals import propose
 from garmentparse.web.security import current_user, require
 from garmentparse.web.templating import lang_of, render
@@ -33,14 +33,20 @@ def new_product(request: Request, user: UserInfo = Depends(require("reviewer")))
     return render(request, "product_new.html", user=user, max_mb=MAX_PHOTO_BYTES // 2**20, max_photos=MAX_PHOTOS)
 
 
-def _tag_upload(request: Request, data: bytes) -> dict[str, Any]:
+def _tag_upload(request: Request, data: bytes, size: int | None) -> dict[str, Any]:
     app = request.app.state
-    upload = store_upload(data, app.upload_dir)
-    line = app.tagging.tag_file(app.upload_dir / upload.path, upload.path)
-    report = app.store.ingest_results([line], app.tagging.settings(), app.upload_dir)
-    if report.counts.get("bad_lines"):
-        raise UploadRejected("The tag result could not be stored: " + "; ".join(p.detail or p.reason for p in report.problems[:3]))
-    photo = app.store.photo_by_path(upload.path)
+    upload = store_upload(data, app.upload_dir, size=size)
+    try:
+        line = app.tagging.tag_file(app.upload_dir / upload.path, upload.path)
+        report = app.store.ingest_results([line], app.tagging.settings(), app.upload_dir)
+        if report.counts.get("bad_lines"):
+            raise UploadRejected("The tag result could not be stored: "
+                                 + "; ".join(p.detail or p.reason for p in report.problems[:3]))
+        photo = app.store.photo_by_path(upload.path)
+    except BaseException:
+        if not _has_photo(app.store, upload.path):  # no file in the upload store without its photo row
+            remove_upload(upload, app.upload_dir)
+        raise
     garments = app.store.gallery(GalleryFilter(photo_id=photo.id), limit=50).items
     return {"photo_id": photo.id, "garments": len(garments), "image": f"/photos/{photo.id}/image"}
 
@@ -55,16 +61,30 @@ async def upload_photo(request: Request, user: UserInfo = Depends(require("revie
         return JSONResponse({"error": "Send the photo as the multipart field 'photo'."}, 400)
     data = await photo.read(MAX_PHOTO_BYTES + 1)
     try:
-        return await run_in_threadpool(_tag_upload, request, data)
+        return await run_in_threadpool(_tag_upload, request, data, photo.size)
     except (UploadRejected, ImageReadError) as exc:
         return JSONResponse({"error": str(exc)}, 400)
 
 
-def _photo_ids(raw: str) -> list[int]:
-    ids = [int(p) for p in raw.replace(" ", "").split(",") if p.isdigit()]
+def _has_photo(store: Store, path: str) -> bool:
+    try:
+        store.photo_by_path(path)
+    except NotFound:
+        return False
+    return True
+
+
+def _photo_ids(request: Request, raw: str) -> list[int]:
+    """The photos of this registration: 1 to MAX_PHOTOS uploads (no photo of an image root);
+    ValueError (or NotFound) naming the first that is not one."""
+    ids = int_list(raw, "photo")
     if not ids or len(ids) > MAX_PHOTOS:
-        raise HTTPException(400, f"Give 1 to {MAX_PHOTOS} uploaded photos.")
-    return list(dict.fromkeys(ids))
+        raise ValueError(f"give 1 to {MAX_PHOTOS} uploaded photos")
+    store: Store = request.app.state.store
+    for pid in ids:
+        if not is_upload(store.photo(pid).path, request.app.state.upload_dir):
+            raise ValueError(f"photo {pid} is not an upload of this registration")
+    return ids
 
 
 def _details(store: Store, photo_ids: list[int]) -> list[list[Any]]:
@@ -76,7 +96,11 @@ def _details(store: Store, photo_ids: list[int]) -> list[list[Any]]:
 async def proposal(request: Request, user: UserInfo = Depends(require("reviewer"))):
     """The form to confirm the values proposed over the uploaded photos (an HTML fragment)."""
     form = await request.form()
-    ids = _photo_ids(str(form.get("photo_ids", "")))
+    try:
+        ids = await run_in_threadpool(_photo_ids, request, str(form.get("photo_ids", "")))
+    except (ValueError, NotFound) as exc:
+        message = str(exc)
+        raise HTTPException(400, f"{message[:1].upper()}{message[1:]}.") from None
     store: Store = request.app.state.store
     per_photo = await run_in_threadpool(_details, store, ids)
     heads = request.app.state.tagging.heads if request.app.state.tagging else []
@@ -84,44 +108,29 @@ async def proposal(request: Request, user: UserInfo = Depends(require("reviewer"
     return render(request, "_proposal.html", user=user, proposal=prop, photo_ids=ids)
 
 
-def _save(store: Store, user: UserInfo, form: dict[str, Any], values: dict[str, str]) -> int:
-    product = store.add_product(form["sku"], form["name"], values)
-    for pid in form["photo_ids"]:
-        store.link_photo(pid, product.id)
-    for gid in form["garments"]:
-        g = store.garment(gid)
-        decisions = [Decision(h, CONFIRMED if g.heads[h].value == v else CORRECTED, v)
-                     for h, v in values.items() if h in g.heads]
-        if decisions:
-            try:
-                store.review(gid, version=g.version, user=user.name, decisions=decisions,
-                             comment=f"product {product.sku}")
-            except ReviewConflict:
-                pass  # someone reviewed it meanwhile: their decision stands, the product keeps its values
-    return product.id
-
-
 @router.post("/products")
 async def save_product(request: Request, user: UserInfo = Depends(require("reviewer"))):
+    """The product, its photos linked and its garments reviewed to its values: all or nothing."""
     raw = await request.form()
     sku, name = str(raw.get("sku", "")).strip(), str(raw.get("name", "")).strip()
-    form = {"sku": sku, "name": name, "photo_ids": _photo_ids(str(raw.get("photo_ids", ""))),
-            "garments": [int(g) for g in str(raw.get("garments", "")).split(",") if g.isdigit()]}
     values: dict[str, str] = {}
     try:
+        photo_ids = await run_in_threadpool(_photo_ids, request, str(raw.get("photo_ids", "")))
+        garments = int_list(str(raw.get("garments", "")), "garment")
         for key in raw:
             if key.startswith("value_"):
                 head = key[len("value_"):]
                 value = "|".join(str(v) for v in raw.getlist(key) if v)
                 if head in i18n.HEAD_KO and value:
                     values[head] = check_label(head, value)
-        product_id = await run_in_threadpool(_save, request.app.state.store, user, form, values)
+        product = await run_in_threadpool(request.app.state.store.register_product, sku, name, values,
+                                          photo_ids=photo_ids, garment_ids=garments, user=user.name)
     except (ValueError, NotFound) as exc:
-        raise HTTPException(400, f"Not saved: {exc}") from None
-    return RedirectResponse(f"/products/{product_id}", 303)
+        raise HTTPException(400, f"Not saved: {exc}.") from None
+    return RedirectResponse(f"/products/{product.id}", 303)
 
 
-@router.get("/products/{product_id}")
+@router.get("/products/{product_id:id}")
 def product_page(request: Request, product_id: int, user: UserInfo = Depends(current_user)):
     store: Store = request.app.state.store
     try:

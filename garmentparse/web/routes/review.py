@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from garmentparse.store import (CONFIRMED, CORRECTED, PART_HEAD, PREDICTED, QUEUE_ORDERS, REJECTED, Decision,
                                 GarmentDetail, NotFound, ReviewConflict, Store, UserInfo)
 from garmentparse.web import i18n
+from garmentparse.web.params import form_int, query_int
 from garmentparse.web.security import current_user, require
 from garmentparse.web.templating import is_htmx, lang_of, render
 
@@ -20,7 +21,12 @@ def _queue_args(head: str, part: str, order: str = "", run: str = "", other: str
     order = order if order in QUEUE_ORDERS else "confidence"
     return {"head": head if head in i18n.HEAD_KO and order != "disagreement" else "",
             "part": part if part in i18n.choices("part") else "", "order": order,
-            "run": run if run.isdigit() else "", "other": other if other.isdigit() else ""}
+            "run": _number(run), "other": _number(other)}
+
+
+def _number(raw: str) -> str:
+    """``raw`` when it is a number (:func:`query_int`), else ""."""
+    return raw if query_int(raw) is not None else ""
 
 
 def _next(store: Store, args: dict[str, str], after: str | None) -> tuple[GarmentDetail | None, str]:
@@ -85,8 +91,8 @@ def _decisions(action: str, g: GarmentDetail, head: str, values: list[str]) -> l
     return [Decision(head, CORRECTED, value)]
 
 
-@router.post("/garments/{garment_id}/review")
-def review(request: Request, garment_id: int, version: int = Form(...), action: str = Form(...),
+@router.post("/garments/{garment_id:id}/review")
+def review(request: Request, garment_id: int, version: str = Form(...), action: str = Form(...),
            head: str = Form(""), value: list[str] = Form([]), comment: str = Form(""), mode: str = Form("queue"),
            qhead: str = Form(""), qpart: str = Form(""), qorder: str = Form(""), qrun: str = Form(""),
            qother: str = Form(""), after: str = Form(""),
@@ -94,7 +100,8 @@ def review(request: Request, garment_id: int, version: int = Form(...), action: 
     store: Store = request.app.state.store
     args, mode = _queue_args(qhead, qpart, qorder, qrun, qother), ("page" if mode == "page" else "queue")
     if action not in ACTIONS:
-        raise HTTPException(400, f"unknown action {action!r}")
+        raise HTTPException(400, f"unknown action {action[:40]!r}")
+    version_read = form_int(version, "version")
     try:
         g = store.garment(garment_id)
     except NotFound:
@@ -104,10 +111,10 @@ def review(request: Request, garment_id: int, version: int = Form(...), action: 
     try:
         decisions = [] if action == "skip" else _decisions(action, g, head, value)
         if decisions:
-            g = store.review(garment_id, version=version, user=user.name, decisions=decisions, comment=comment[:2000])
+            g = store.review(garment_id, version=version_read, user=user.name, decisions=decisions, comment=comment[:2000])
             ctx["message"] = i18n.text("saved", lang_of(request))
-        elif action != "skip" and g.version != version:  # nothing to write, but the page was stale
-            raise ReviewConflict(garment_id, version, g, store.history(garment_id, version))
+        elif action != "skip" and g.version != version_read:  # nothing to write, but the page was stale
+            raise ReviewConflict(garment_id, version_read, g, store.history(garment_id, version_read))
     except ReviewConflict as c:
         g, ctx["conflict"], status = c.current, c.changes, 409
     except ValueError as exc:

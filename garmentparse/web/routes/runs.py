@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from garmentparse.store import GalleryFilter, NotFound, RunAccuracy, Store, UserInfo
 from garmentparse.web import i18n
 from garmentparse.web.images import UploadRejected, render_photo
+from garmentparse.web.params import query_int
 from garmentparse.web.routes.browse import _photo_file
 from garmentparse.web.security import current_user
 from garmentparse.web.templating import render
@@ -92,14 +93,10 @@ def accuracy_chart(runs: list[RunAccuracy], width: int = 640, height: int = 240)
 # ---------------------------------------------------------------------------- two runs side by side
 
 
-def _run_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() else None
-
-
 @router.get("/compare")
 def compare_page(request: Request, a: str = "", b: str = "", cursor: str = "", user: UserInfo = Depends(current_user)):
     store: Store = request.app.state.store
-    run_a, run_b = _run_id(a), _run_id(b)
+    run_a, run_b = query_int(a), query_int(b)
     comparison, error = None, ""
     if run_a is not None and run_b is not None:
         if run_a == run_b:
@@ -132,7 +129,7 @@ def _overlay(request: Request, photo_id: int, run_id: int) -> bytes:
         raise HTTPException(404, f"Photo unreadable: {exc}") from None
 
 
-@router.get("/photos/{photo_id}/runs/{run_id}/overlay.jpg")
+@router.get("/photos/{photo_id:id}/runs/{run_id:id}/overlay.jpg")
 async def run_overlay(request: Request, photo_id: int, run_id: int, user: UserInfo = Depends(current_user)):
     """The photo with every garment one run found on it (masks, boxes, ``#id part``)."""
     data = await run_in_threadpool(_overlay, request, photo_id, run_id)
