@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,6 +27,18 @@ def find_images(root: str | Path) -> list[Path]:
         return [root]
     return sorted(p for p in root.rglob("*")
                   if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or (p.is_symlink() and not p.exists())))
+
+
+def has_images(root: str | Path) -> bool:
+    """Whether ``root`` is an image file or a folder with at least one (stops at the first: a
+    quick check before loading models for a folder of a million photos)."""
+    root = Path(root)
+    if root.is_file():
+        return root.suffix.lower() in IMAGE_SUFFIXES
+    for _, _, files in os.walk(root, followlinks=True):
+        if any(os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES for f in files):
+            return True
+    return False
 
 
 def printable(text: str) -> str:

@@ -18,6 +18,8 @@ import typer
 from typer import _click as click
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from rich.markup import escape
+
 from garmentparse.cli.common import console
 
 COMMAND_MODULES = ("convert", "dataset", "detector", "classifier", "tag", "models", "embed", "store", "interop", "retrain",
@@ -84,7 +86,7 @@ def _clear_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except (OSError, ValueError) as exc:
             if os.environ.get("GARMENTPARSE_DEBUG"):
                 raise
-            console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return run
@@ -101,9 +103,37 @@ def _finish(app: typer.Typer) -> None:
         _finish(group.typer_instance)
 
 
+def version_line() -> str:
+    """``garmentparse X (release models Y)``: this package's and the weights package's versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        own = version("garmentparse")
+    except PackageNotFoundError:  # a source tree on sys.path, not installed
+        own = "(not installed)"
+    try:
+        models = f"release models {version('garmentparse-models')}"
+    except PackageNotFoundError:
+        models = "no release models installed"
+    return f"garmentparse {own} ({models})"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(version_line())
+        raise typer.Exit()
+
+
 def build_app() -> typer.Typer:
-    root = typer.Typer(name="garmentparse", no_args_is_help=True, add_completion=False,
+    # rich_markup_mode=None: Click's own help layout, which wraps long paths and option names
+    # instead of cutting them ("configs/classific…" in Rich's help panels)
+    root = typer.Typer(name="garmentparse", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                        help="Segmentation-first garment parsing: convert, train, evaluate, tag.")
+
+    @root.callback()
+    def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                           help="Print the version (and the release models') and exit.")) -> None:
+        """Segmentation-first garment parsing: convert, train, evaluate, tag."""
     train = typer.Typer(no_args_is_help=True, help="Train a detector, a classifier or an embedder.")
     eval_ = typer.Typer(no_args_is_help=True, help="Evaluate a detector, a classifier or embeddings.")
     for name in COMMAND_MODULES:

@@ -44,8 +44,10 @@ def list_command(
         console.print("no release models installed (pip install garmentparse-models; `make setup` does it)")
         return
     table = Table(title="release models (* = default for its task)")
-    for column in ("name", "task", "backbone", "classes / heads", "size", "held out"):
-        table.add_column(column)
+    # the name is what a user types: never cut (other columns wrap and fold to make room)
+    table.add_column("name", no_wrap=True, min_width=max(len(m.name) + 2 for m in models))
+    for column in ("task", "backbone", "classes / heads", "size", "held out"):
+        table.add_column(column, overflow="fold")
     for m in models:
         table.add_row(m.name + (" *" if m.default else ""), m.task, str(m.card.get("backbone", "")), _classes(m),
                       f"{m.size_bytes / 2**20:.1f} MiB", _headline(m))

@@ -24,6 +24,31 @@ def release_pair(detector: str | None, classifier: str | None) -> tuple[str, str
     return str(model_or_default(detector, "detector")), classifier and str(classifier)
 
 
+def check_inputs(images: Path, outputs: list[str], folders: list[Path | None], resume: bool,
+                 overwrite: bool) -> None:
+    """What can be told before the models load (seconds): photos to tag, outputs that can be
+    written, an unfinished run in the way. Each failure is one ``error: FILE: reason`` line."""
+    from garmentparse.imageio import IMAGE_SUFFIXES, has_images
+    from garmentparse.tagging.record import refuse_unfinished
+
+    if not images.exists():
+        raise FileNotFoundError(f"{images}: no such folder or image")
+    if not has_images(images):
+        raise ValueError(f"{images}: no images to tag ({', '.join(s[1:] for s in IMAGE_SUFFIXES)})")
+    for output in outputs:
+        path = Path(output)
+        if path.is_dir():
+            raise ValueError(f"{path}: is a folder; give a file name for the output")
+        blocker = next((p for p in path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise ValueError(f"{path}: cannot be written, {blocker} is a file, not a folder")
+    for folder in folders:
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder}: is a file, not a folder")
+    if outputs:
+        refuse_unfinished(Path(outputs[0]), resume, overwrite)
+
+
 def tag_command(
     images: Path = typer.Argument(..., help="Folder of photos (searched recursively: jpg, jpeg, png, webp, bmp, tif, tiff) or one image."),
     detector: Optional[str] = typer.Option(
@@ -54,6 +79,8 @@ def tag_command(
     amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
     lang: str = typer.Option("en", "--lang", help="Label language: en (English ids) or ko (Korean names)."),
     resume: bool = typer.Option(False, "--resume", help="Skip images already in --out and append the rest."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Start again over an --out whose run never finished "
+                                   "(interrupted, killed); without it such an output is refused."),
     json_summary: bool = typer.Option(False, "--json", help="Print the run summary as one JSON object on stdout."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any image failed."),
     engine: str = typer.Option("local", "--engine", metavar="local|ray",
@@ -77,14 +104,13 @@ def tag_command(
         raise typer.BadParameter("use 'en' or 'ko'", param_hint="--lang")
     if engine not in ("local", "ray"):
         raise typer.BadParameter("use 'local' or 'ray'", param_hint="--engine")
-    if not images.exists():
-        raise typer.BadParameter(f"{images} does not exist", param_hint="IMAGES")
     if engine == "local" and any("://" in p for p in (out, csv_path or "")):
         raise typer.BadParameter("a URL output needs --engine ray (the local engine writes local paths)",
                                  param_hint="--out/--csv")
+    check_inputs(images, [p for p in (out, csv_path) if p and "://" not in p], [overlays, crops], resume, overwrite)
     detector, classifier = release_pair(detector, classifier)
     extras = {"csv_path": csv_path, "overlays_dir": overlays, "crops_dir": crops, "batch_size": batch_size,
-              "lang": lang, "resume": resume}
+              "lang": lang, "resume": resume, "overwrite": overwrite}
     loader = options = None
     try:
         if engine == "ray":
@@ -103,15 +129,20 @@ def tag_command(
                                              score_threshold=score_threshold, top_k=top_k, tta=tta,
                                              duplicate_iou=duplicate_iou)
     except (FileNotFoundError, ValueError, RuntimeError, ImportError) as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")  # "garmentparse[ray]" is not markup
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # "garmentparse[ray]" is not markup
         raise typer.Exit(2) from None
     # ResumeError and other bad input: one error line, exit 2 (cli._clear_errors)
-    with progress_bar("tagging", transient=False) as on_progress:
-        if engine == "ray":
-            summary = tag_folder_ray(images, tagger, out, options=options, loader=loader, on_progress=on_progress,
-                                     **extras)
-        else:
-            summary = tag_folder(images, tagger, out, workers=workers, on_progress=on_progress, **extras)
+    try:
+        with progress_bar("tagging", transient=False) as on_progress:
+            if engine == "ray":
+                summary = tag_folder_ray(images, tagger, out, options=options, loader=loader,
+                                         on_progress=on_progress, **extras)
+            else:
+                summary = tag_folder(images, tagger, out, workers=workers, on_progress=on_progress, **extras)
+    except KeyboardInterrupt:
+        console.print(f"interrupted: the photos tagged so far are in {escape(out)}; run the same command with "
+                      "--resume to go on from there", highlight=False)
+        raise typer.Exit(130) from None
     table = Table(title="tag: summary")
     table.add_column("what")
     table.add_column("value", justify="right")

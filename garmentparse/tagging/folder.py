@@ -68,12 +68,14 @@ def tag_folder(
     workers: int = 2,
     lang: str = "en",
     resume: bool = False,
+    overwrite: bool = False,
     on_progress: ProgressCallback | None = None,
     on_image: Callable[[TagResult], None] | None = None,
 ) -> TagSummary:
     """Tag every image under ``images`` into ``out_jsonl`` (and the optional extras).
 
-    Without ``resume`` an existing output is replaced; with it, images already in the output
+    Without ``resume`` an existing output is replaced (one whose run never finished only with
+    ``overwrite``: else :class:`ResumeError` says how to go on); with it, images already in the output
     are skipped, images whose line has an ``error`` are tried again (their old line removed),
     and new lines are appended. Each batch's lines are flushed and fsynced before
     the next batch starts. ``on_progress(done, total)`` counts images; ``on_image(result)``
@@ -85,7 +87,8 @@ def tag_folder(
 
     :func:`garmentparse.tagging.ray_engine.tag_folder_ray` gives the same output from Ray Data actors.
     """
-    run = start_run(images, tagger, out_jsonl, lang=lang, resume=resume, on_progress=on_progress, engine="local")
+    run = start_run(images, tagger, out_jsonl, lang=lang, resume=resume, overwrite=overwrite,
+                    on_progress=on_progress, engine="local")
     overlays = Path(overlays_dir) if overlays_dir else None
     crops = Path(crops_dir) if crops_dir else None
     with open(run.out_jsonl, "a" if resume else "w", encoding="utf-8") as out:
@@ -141,7 +144,8 @@ def _now() -> str:
 
 
 def start_run(images: str | Path, tagger: Tagger, out_jsonl: str | Path, *, lang: str, resume: bool,
-              on_progress: ProgressCallback | None = None, engine: Engine = "local") -> TagRun:
+              overwrite: bool = False, on_progress: ProgressCallback | None = None,
+              engine: Engine = "local") -> TagRun:
     """Find the photos, open (or check, on ``resume``) the run record, ready the output: what
     every engine does before tagging. ``engine`` is noted in the run's record entry."""
     root = Path(images)
@@ -152,7 +156,7 @@ def start_run(images: str | Path, tagger: Tagger, out_jsonl: str | Path, *, lang
     paths = find_images(root)
     if not paths:
         raise ValueError(f"no images (jpg, jpeg, png, webp, bmp, tif, tiff) under {root}")
-    record = open_run_record(out_jsonl, tagger.settings(lang), resume)
+    record = open_run_record(out_jsonl, tagger.settings(lang), resume, overwrite)
     record["model_files"] = {name: f["path"] for name, f in tagger.model_files.items()}
     done = read_done(out_jsonl) if resume else set()
     todo = [p for p in paths if relative_path(p, root) not in done]
@@ -197,7 +201,7 @@ def tag(images: str | Path, detector: str | Path, out_jsonl: str | Path,
         score_threshold: float | None = None, top_k: int = 3, tta: bool = False,
         duplicate_iou: float | None = None, csv_path: str | Path | None = None, overlays_dir: str | Path | None = None,
         crops_dir: str | Path | None = None, batch_size: int = 4, workers: int = 2, lang: str = "en",
-        resume: bool = False, on_progress: ProgressCallback | None = None,
+        resume: bool = False, overwrite: bool = False, on_progress: ProgressCallback | None = None,
         on_image: Callable[[TagResult], None] | None = None) -> TagSummary:
     """One-call tagging from checkpoint files: ``garmentparse.tag("photos/", "det.pt", "out.jsonl")``
     (``style``: a photo-level style classifier); the options are :meth:`Tagger.from_checkpoints`' and :func:`tag_folder`'s."""
@@ -206,4 +210,4 @@ def tag(images: str | Path, detector: str | Path, out_jsonl: str | Path,
                                      duplicate_iou=duplicate_iou)
     return tag_folder(images, tagger, out_jsonl, csv_path=csv_path, overlays_dir=overlays_dir,
                       crops_dir=crops_dir, batch_size=batch_size, workers=workers, lang=lang,
-                      resume=resume, on_progress=on_progress, on_image=on_image)
+                      resume=resume, overwrite=overwrite, on_progress=on_progress, on_image=on_image)

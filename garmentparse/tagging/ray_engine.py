@@ -197,7 +197,7 @@ def tag_folder_ray(images: str | Path, tagger: Tagger, out_jsonl: str | Path, *,
                    options: RayOptions | None = None, loader: CheckpointLoader | None = None,
                    csv_path: str | Path | None = None, overlays_dir: str | Path | None = None,
                    crops_dir: str | Path | None = None, batch_size: int = 4, lang: str = "en",
-                   resume: bool = False, on_progress: ProgressCallback | None = None,
+                   resume: bool = False, overwrite: bool = False, on_progress: ProgressCallback | None = None,
                    staging_dir: str | Path | None = None, upload_every_s: float = 300.0) -> TagSummary:
     """:func:`~garmentparse.tagging.folder.tag_folder` on Ray Data actors: same arguments, same
     output, line for line (in the order the actors finish).
@@ -217,14 +217,15 @@ def tag_folder_ray(images: str | Path, tagger: Tagger, out_jsonl: str | Path, *,
     with staged_output(out_jsonl, resume=resume, staging_dir=staging_dir, every_s=upload_every_s) as staged:
         return _tag_into(ray, images, tagger, staged, options=options, loader=loader, csv_path=csv_path,
                          overlays_dir=overlays_dir, crops_dir=crops_dir, batch_size=batch_size, lang=lang,
-                         resume=resume, on_progress=on_progress)
+                         resume=resume, overwrite=overwrite, on_progress=on_progress)
 
 
 def _tag_into(ray: Any, images: str | Path, tagger: Tagger, staged: StagedOutput, *, options: RayOptions,
               loader: CheckpointLoader | None, csv_path: str | Path | None, overlays_dir: str | Path | None,
-              crops_dir: str | Path | None, batch_size: int, lang: str, resume: bool,
+              crops_dir: str | Path | None, batch_size: int, lang: str, resume: bool, overwrite: bool,
               on_progress: ProgressCallback | None) -> TagSummary:
-    run = start_run(images, tagger, staged.local, lang=lang, resume=resume, on_progress=on_progress, engine="ray")
+    run = start_run(images, tagger, staged.local, lang=lang, resume=resume, overwrite=overwrite,
+                    on_progress=on_progress, engine="ray")
     root = run.root.absolute()
     # the local engine's batches, as bytes (file names need not be UTF-8), absolute: the actors'
     # working folder is not ours

@@ -21,9 +21,39 @@ def run_record_path(out_jsonl: Path) -> Path:
     return out_jsonl.with_name(out_jsonl.name + ".run.json")
 
 
-def open_run_record(out_jsonl: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any]:
-    """Read (on resume) or start the run record; refuse to mix outputs of different settings."""
+def unfinished_run(out_jsonl: Path) -> str | None:
+    """What an output's record says of a run that never finished (interrupted, killed), or None:
+    ``"started 2026-12-07T10:00:00+00:00, 812 lines written"``."""
     path = run_record_path(out_jsonl)
+    if not out_jsonl.exists() or not path.exists():
+        return None
+    try:
+        runs = json.loads(path.read_text(encoding="utf-8")).get("runs") or []
+    except (ValueError, OSError, AttributeError):
+        return None
+    last = runs[-1] if runs and isinstance(runs[-1], dict) else None
+    if last is None or last.get("finished"):
+        return None
+    with open(out_jsonl, "rb") as fh:
+        lines = sum(1 for raw in fh if raw.strip())
+    return f"started {last.get('started', '?')}, {lines} lines written"
+
+
+def refuse_unfinished(out_jsonl: Path, resume: bool, overwrite: bool) -> None:
+    """:class:`ResumeError` when a new run (neither ``resume`` nor ``overwrite``) would replace
+    the output of a run that never finished."""
+    partial = None if resume or overwrite else unfinished_run(out_jsonl)
+    if partial is not None:
+        raise ResumeError(f"{out_jsonl}: holds a run that did not finish ({partial}); add --resume to go on "
+                          "from there, or --overwrite to start again")
+
+
+def open_run_record(out_jsonl: Path, settings: dict[str, Any], resume: bool,
+                    overwrite: bool = False) -> dict[str, Any]:
+    """Read (on resume) or start the run record; refuse to mix outputs of different settings,
+    and to replace the output of a run that never finished unless ``overwrite``."""
+    path = run_record_path(out_jsonl)
+    refuse_unfinished(out_jsonl, resume, overwrite)
     record: dict[str, Any] = {"garmentparse": __version__, "settings": settings, "model_files": {}, "runs": []}
     if resume and path.exists() and out_jsonl.exists():
         try:
