@@ -12,10 +12,12 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -25,6 +27,9 @@ from garmentparse import vocab
 from garmentparse.progress import ProgressCallback, report_progress
 from garmentparse.report import Report
 from garmentparse.store.models import PART_HEAD, PATH_MAX, PREDICTED, Accepted, Garment, Photo, Prediction, TagRun, utcnow
+
+
+T = TypeVar("T")
 
 
 class BadLine(ValueError):
@@ -102,8 +107,9 @@ def ingest_jsonl(engine: Engine, jsonl: str | Path, images_root: str | Path | No
     if not path.is_file():
         raise FileNotFoundError(f"tag output not found: {path}")
     report = Report("ingest")
-    run_id, lang = _ensure_run(engine, path, images_root, report)
-    root = Path(images_root) if images_root is not None else None
+    # absolute: the app serves photos from this root whatever its own working folder
+    root = Path(images_root).resolve() if images_root is not None else None
+    run_id, lang = _ensure_run(engine, path, root, report)
     batch: list[_Line] = []
     pending = 0
     with open(path, "rb") as fh:
@@ -148,16 +154,42 @@ def _ensure_run(engine: Engine, path: Path, images_root: str | Path | None, repo
     key = run_key(models, settings)
     runs = record.get("runs") or []
     root = str(images_root) if images_root is not None else (runs[-1].get("images_dir") if runs else None)
-    with engine.begin() as conn:
+
+    def write(conn: Connection, counts: Counter, problems: Report) -> int:
         run_id = conn.scalar(sa.select(TagRun.id).where(TagRun.key == key))
         if run_id is None:
             run_id = conn.execute(sa.insert(TagRun).values(
                 key=key, models=models, settings=settings, record=record, source=str(path.resolve()),
                 images_root=root, created_at=utcnow())).inserted_primary_key[0]
-            report.counts["runs_new"] += 1
+            counts["runs_new"] += 1
         else:  # a resumed tag run has more lines and runs now
             conn.execute(sa.update(TagRun).where(TagRun.id == run_id).values(record=record, source=str(path.resolve())))
-    return run_id, settings.get("lang")
+        return run_id
+
+    return _retrying(engine, write, report), settings.get("lang")
+
+
+def _retrying(engine: Engine, write: Callable[[Connection, Counter, Report], T], report: Report,
+              attempts: int = 4) -> T:
+    """``write(conn, counts, problems)`` in one transaction; its counts and problems reach
+    ``report`` only once it commits. A unique-key conflict with another ingest of the same rows
+    at the same moment (PostgreSQL, MariaDB) rolls back and tries again: the rows the other
+    process committed are then found, not inserted twice."""
+    for attempt in range(attempts):
+        counts: Counter = Counter()
+        problems = Report(report.command)
+        try:
+            with engine.begin() as conn:
+                result = write(conn, counts, problems)
+        except sa.exc.IntegrityError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+            continue
+        report.counts.update(counts)
+        report.extend(problems.problems)
+        return result
+    raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------------------- parsing one line
@@ -406,6 +438,21 @@ def _label_id(ids: dict[str, str], value: Any) -> str | None:
 # ---------------------------------------------------------------------------- writing one batch
 
 
+def outside_root(rel: str, root: Path | None) -> str | None:
+    """Why a photo path of a tag output is not a photo under the image root (None: it is): an
+    absolute path, a ``..`` step, or (with a root) a link that leads out of it."""
+    pure = PurePosixPath(rel.replace("\\", "/"))
+    if pure.is_absolute() or PureWindowsPath(rel).drive:
+        return "an absolute path"
+    if ".." in pure.parts:
+        return "a '..' step out of the image folder"
+    if root is not None:
+        target = (root / rel).resolve()
+        if target != root and root not in target.parents:
+            return f"a link to {target}, outside {root}"
+    return None
+
+
 def _file_facts(root: Path | None, rel: str, report: Report, where: str) -> tuple[str | None, int | None]:
     if root is None:
         return None, None
@@ -425,57 +472,68 @@ def _write_batch(engine: Engine, run_id: int, lines: list[_Line], root: Path | N
                  report: Report) -> None:
     unique: dict[str, _Line] = {}
     for line in lines:
-        if line.path in unique:
+        why = outside_root(line.path, root)
+        if why is not None:
+            report.add(f"{source}:{line.number}", "photo_outside_root", f"{line.path}: {why}; not read, not ingested")
+            report.counts["bad_lines"] += 1
+        elif line.path in unique:
             report.add(f"{source}:{line.number}", "duplicate_path",
                        f"{line.path} already at line {unique[line.path].number} of this batch")
             report.counts["bad_lines"] += 1
         else:
             unique[line.path] = line
-    with engine.begin() as conn:
-        ids = _photo_ids(conn, list(unique))
-        new = [p for p in unique if p not in ids]
-        added = set(new)
-        if new:
-            now = utcnow()
-            rows = []
-            for p in new:
-                sha256, size = _file_facts(root, p, report, f"{source}:{unique[p].number}")
-                rows.append((p, sha256, size, unique[p].width, unique[p].height, unique[p].error))
-            _insert(conn, Photo.__table__, _PHOTO_COLUMNS, rows, created_at=now)
-            ids.update(_photo_ids(conn, new))
-            report.counts["photos_new"] += len(new)
-        done = set(conn.scalars(sa.select(Garment.photo_id).distinct().where(
-            Garment.run_id == run_id, Garment.photo_id.in_(list(ids.values())))))
-        report.counts["photos_already_in"] += len(done)
-        fresh = [line for line in unique.values() if ids[line.path] not in done]  # not stored for this run yet
-        # the latest run's word on the size and error of a photo ingested before (by another run)
-        earlier = [{"photo": ids[line.path], "width": line.width, "height": line.height, "error": line.error}
-                   for line in fresh if line.path not in added]
-        if earlier:
-            conn.execute(sa.update(Photo).where(Photo.id == sa.bindparam("photo")), earlier)
-        todo = [line for line in fresh if line.garments]
-        if not todo:
-            return
-        _insert(conn, Garment.__table__, _GARMENT_COLUMNS, [
-            (ids[line.path], i, g.part, g.score, *g.box, *g.mask_size, g.counts, g.confidence, g.margin)
-            for line in todo for i, g in enumerate(line.garments)], run_id=run_id, state=PREDICTED, version=1,
-            updated_at=utcnow())
-        gids = {(pid, pos): gid for gid, pid, pos in conn.execute(
-            sa.select(Garment.id, Garment.photo_id, Garment.position).where(
-                Garment.run_id == run_id, Garment.photo_id.in_([ids[line.path] for line in todo])))}
-        predictions, accepted = [], []
-        for line in todo:
-            pid = ids[line.path]
-            for i, g in enumerate(line.garments):
-                gid = gids[(pid, i)]
-                accepted.append((gid, PART_HEAD, g.part, g.score, 1.0))  # the detector gives no top-k
-                for head, label, probability, top_k, m in g.heads:
-                    predictions.append((gid, head, label, probability, top_k))
-                    accepted.append((gid, head, label, probability, m))
-        _insert(conn, Prediction.__table__, _PREDICTION_COLUMNS, predictions, run_id=run_id)
-        _insert(conn, Accepted.__table__, _ACCEPTED_COLUMNS, accepted, state=PREDICTED)
-        report.counts["garments"] += len(gids)
-        report.counts["predictions"] += len(predictions)
+    if unique:
+        _retrying(engine, lambda conn, counts, problems: _write_lines(conn, run_id, unique, root, source, counts,
+                                                                       problems), report)
+
+
+def _write_lines(conn: Connection, run_id: int, unique: dict[str, _Line], root: Path | None, source: Path,
+                 counts: Counter, report: Report) -> None:
+    """One batch's photos, garments and predictions (lines by path) in the open transaction."""
+    ids = _photo_ids(conn, list(unique))
+    new = [p for p in unique if p not in ids]
+    added = set(new)
+    if new:
+        now = utcnow()
+        rows = []
+        for p in new:
+            sha256, size = _file_facts(root, p, report, f"{source}:{unique[p].number}")
+            rows.append((p, sha256, size, unique[p].width, unique[p].height, unique[p].error))
+        _insert(conn, Photo.__table__, _PHOTO_COLUMNS, rows, created_at=now)
+        ids.update(_photo_ids(conn, new))
+        counts["photos_new"] += len(new)
+    done = set(conn.scalars(sa.select(Garment.photo_id).distinct().where(
+        Garment.run_id == run_id, Garment.photo_id.in_(list(ids.values())))))
+    counts["photos_already_in"] += len(done)
+    fresh = [line for line in unique.values() if ids[line.path] not in done]  # not stored for this run yet
+    # the latest run's word on the size and error of a photo ingested before (by another run)
+    earlier = [{"photo": ids[line.path], "width": line.width, "height": line.height, "error": line.error}
+               for line in fresh if line.path not in added]
+    if earlier:
+        conn.execute(sa.update(Photo).where(Photo.id == sa.bindparam("photo")), earlier)
+    todo = [line for line in fresh if line.garments]
+    if not todo:
+        return
+    _insert(conn, Garment.__table__, _GARMENT_COLUMNS, [
+        (ids[line.path], i, g.part, g.score, *g.box, *g.mask_size, g.counts, g.confidence, g.margin)
+        for line in todo for i, g in enumerate(line.garments)], run_id=run_id, state=PREDICTED, version=1,
+        updated_at=utcnow())
+    gids = {(pid, pos): gid for gid, pid, pos in conn.execute(
+        sa.select(Garment.id, Garment.photo_id, Garment.position).where(
+            Garment.run_id == run_id, Garment.photo_id.in_([ids[line.path] for line in todo])))}
+    predictions, accepted = [], []
+    for line in todo:
+        pid = ids[line.path]
+        for i, g in enumerate(line.garments):
+            gid = gids[(pid, i)]
+            accepted.append((gid, PART_HEAD, g.part, g.score, 1.0))  # the detector gives no top-k
+            for head, label, probability, top_k, m in g.heads:
+                predictions.append((gid, head, label, probability, top_k))
+                accepted.append((gid, head, label, probability, m))
+    _insert(conn, Prediction.__table__, _PREDICTION_COLUMNS, predictions, run_id=run_id)
+    _insert(conn, Accepted.__table__, _ACCEPTED_COLUMNS, accepted, state=PREDICTED)
+    counts["garments"] += len(gids)
+    counts["predictions"] += len(predictions)
 
 
 _PHOTO_COLUMNS = ("path", "sha256", "size", "width", "height", "error")
