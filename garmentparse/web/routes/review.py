@@ -92,7 +92,7 @@ def _decisions(action: str, g: GarmentDetail, head: str, values: list[str]) -> l
 
 
 @router.post("/garments/{garment_id:id}/review")
-def review(request: Request, garment_id: int, version: str = Form(...), action: str = Form(...),
+def review(request: Request, garment_id: int, version: str = Form(""), action: str = Form(...),
            head: str = Form(""), value: list[str] = Form([]), comment: str = Form(""), mode: str = Form("queue"),
            qhead: str = Form(""), qpart: str = Form(""), qorder: str = Form(""), qrun: str = Form(""),
            qother: str = Form(""), after: str = Form(""),

@@ -120,6 +120,8 @@ def _overlay(request: Request, photo_id: int, run_id: int) -> bytes:
         photo = store.photo(photo_id)
     except NotFound:
         raise HTTPException(404, "Photo not found.") from None
+    if run_id not in {r.id for r in store.runs()}:
+        raise HTTPException(404, f"No tag run {run_id}.")
     details = [store.garment(g.id) for g in store.gallery(GalleryFilter(photo_id=photo_id, run_id=run_id),
                                                           limit=200).items]
     labels = [f"#{d.garment.id} {i18n.label('part', d.garment.part, 'en')}" for d in details]
