@@ -22,7 +22,7 @@ DB_HELP = "Database URL (default: $GARMENTPARSE_DB or sqlite:///garmentparse.db)
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -13,16 +13,36 @@ from garmentparse.cli.common import console
 from garmentparse.cli.store import DB_HELP, _store, _where
 
 
+def serve_models(detector: str | None, classifier: str | None) -> tuple[str | None, str | None]:
+    """The models ``serve`` registers products with: ``tag``'s defaults (the release pair), none
+    with ``--detector none``, and none with a note when no release models are installed."""
+    from garmentparse.cli.tag import release_pair
+    from garmentparse.release import UnknownModelError
+
+    if detector is not None and detector.lower() == "none":
+        return None, None
+    try:
+        return release_pair(detector, classifier)
+    except UnknownModelError as exc:
+        if detector is not None or classifier is not None:
+            raise
+        console.print(f"[yellow]note:[/yellow] {escape(str(exc))}: product registration is off", highlight=False)
+        return None, None
+
+
 def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
     """Add ``serve`` to the root app."""
 
     @root.command("serve")
     def serve(
         db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
-        detector: Optional[str] = typer.Option(None, "--detector", metavar="PATH|NAME",
-                                               help="Detector checkpoint or release model name: enables 'register a product'."),
-        classifier: Optional[str] = typer.Option(None, "--classifier", metavar="PATH|NAME",
-                                                 help="Attribute classifier checkpoint or release model name."),
+        detector: Optional[str] = typer.Option(None, "--detector", metavar="PATH|NAME|none",
+                                               help="Detector for 'register a product' (checkpoint or release model "
+                                                    "name). Default: the release pair, as `tag` uses; 'none': "
+                                                    "no models (registration off)."),
+        classifier: Optional[str] = typer.Option(None, "--classifier", metavar="PATH|NAME|none",
+                                                 help="Attribute classifier checkpoint or release model name "
+                                                      "(default as `tag`; 'none': detection only)."),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
         port: int = typer.Option(8000, "--port", min=1, max=65535),
         uploads: Path = typer.Option(Path("garmentparse-uploads"), "--uploads", file_okay=False,
@@ -48,8 +68,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
 
         from garmentparse.web.security import trusted_proxies
 
-        if classifier is not None and detector is None:
-            raise typer.BadParameter("--classifier needs --detector", param_hint="--classifier")
+        detector, classifier = serve_models(detector, classifier)
         try:
             proxies = trusted_proxies(trust_proxy)
         except ValueError as exc:
@@ -65,7 +84,7 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
             console.print(f"[yellow]note:[/yellow] listening on {escape(host)}: reachable from other machines; "
                           "cookies are not marked Secure: put it behind HTTPS and pass --https-only.", highlight=False)
         console.print(f"review app on http://{escape(host)}:{port}  (models: "
-                      f"{'loaded' if detector else 'none'}; proxies trusted: {escape(', '.join(proxies)) or 'none'})",
+                      f"{', '.join(m for m in (detector, classifier) if m) or 'none'}; proxies trusted: {escape(', '.join(proxies)) or 'none'})",
                       highlight=False)
         # the app reads forwarded headers itself (create_app's trusted_proxies): uvicorn's own
         # default would believe X-Forwarded-For from 127.0.0.1

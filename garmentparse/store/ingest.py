@@ -96,6 +96,9 @@ def run_key(models: dict[str, Any], settings: dict[str, Any]) -> str:
                                      ensure_ascii=False).encode()).hexdigest()
 
 
+INGEST_COUNTS = ("lines", "photos_new", "photos_already_in", "garments", "predictions", "bad_lines")
+
+
 def ingest_jsonl(engine: Engine, jsonl: str | Path, images_root: str | Path | None = None, *,
                  batch_size: int = 500, on_progress: ProgressCallback | None = None) -> Report:
     """Ingest ``jsonl`` into the store at ``engine`` (a writer engine; see :func:`db.writer`).
@@ -107,6 +110,7 @@ def ingest_jsonl(engine: Engine, jsonl: str | Path, images_root: str | Path | No
     if not path.is_file():
         raise FileNotFoundError(f"tag output not found: {path}")
     report = Report("ingest")
+    report.counts.update(dict.fromkeys(INGEST_COUNTS, 0))  # every row of the summary, zeros included
     # absolute: the app serves photos from this root whatever its own working folder
     root = Path(images_root).resolve() if images_root is not None else None
     run_id, lang = _ensure_run(engine, path, root, report)

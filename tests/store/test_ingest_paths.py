@@ -77,3 +77,14 @@ def test_two_ingests_of_one_file_at_once_both_finish(db_url, tmp_path, ccp_coco_
         assert conn.scalar(sa.select(sa.func.count()).select_from(Photo)) == len(lines)
         assert conn.scalar(sa.select(sa.func.count()).select_from(Garment)) == len(ccp_coco_dict["annotations"])
         assert conn.scalar(sa.select(sa.func.count()).select_from(TagRun)) == 1
+
+
+def test_every_count_is_in_the_summary_zeros_included(sqlite_url, tmp_path, ccp_coco_dict, ccp_dir):
+    from garmentparse.store.ingest import INGEST_COUNTS
+
+    out = write_tag_output(tmp_path / "tags.jsonl", tag_lines(ccp_coco_dict)[:2])
+    with Store.upgrade(sqlite_url) as store:
+        store.ingest(out, ccp_dir / "images")
+        again = store.ingest(out, ccp_dir / "images")
+    assert set(INGEST_COUNTS) <= set(again.counts)
+    assert again.counts["photos_new"] == 0 and again.counts["photos_already_in"] == 2
