@@ -4,13 +4,13 @@ CSRF, security headers and the routes together."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -66,6 +66,7 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
     app.add_middleware(SessionMiddleware, secret_key=secret or secrets.token_hex(32), session_cookie="gp_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=https_only)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(HeadAsGet)
 
     @app.middleware("http")
     async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -99,13 +100,26 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
 
     for module in (auth, browse, review, products, collection, runs, admin):
         app.include_router(module.router)
-    answer_head_like_get(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
 
-def answer_head_like_get(app: FastAPI) -> None:
-    """HEAD on every GET route (the same handler: the server sends the headers only), not 405."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and "GET" in route.methods:
-            route.methods.add("HEAD")
+class HeadAsGet:
+    """ASGI middleware: HEAD answered as GET is (status and headers), without the body; FastAPI's
+    routes know GET only and would say 405."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def headers_only(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body"):
+                    return
+                message = {"type": "http.response.body", "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
