@@ -1,11 +1,13 @@
 """Write the release weights package from trained run folders (the last step of
 scripts/release_models.sh).
 
-For each model of models/release.yaml: load its checkpoint (``source``, relative to RUNS), keep
+For each model of models/release.yaml with a ``source``: load its checkpoint (relative to RUNS), keep
 what inference and fine-tuning need (weights, config, vocabulary; no optimiser state), store the
 floating-point weights as fp16 (``--fp32`` keeps float32), write ``<name>.pt`` into the package
 folder and a manifest.json entry with its sha256, size and card (backbone, classes, metrics read
-from ``metrics`` JSON files the recipe's evaluations wrote).
+from ``metrics`` JSON files the recipe's evaluations wrote). A model without ``source`` is one of
+an earlier release kept as it is: its file and manifest entry stay, with the fields release.yaml
+gives it (``default``, ``description``) updated.
 
     python scripts/package_release.py runs [--release models/release.yaml] [--fp32 NAME ...]
 """
@@ -69,8 +71,18 @@ def main() -> None:
     args = parser.parse_args()
     spec = yaml.safe_load(args.release.read_text(encoding="utf-8"))
     package = REPO / spec["package"]
+    before = {e["name"]: e for e in json.loads((package / MANIFEST).read_text(encoding="utf-8"))["models"]} \
+        if (package / MANIFEST).exists() else {}
     entries = []
     for model in spec["models"]:
+        if "source" not in model:  # an earlier release's model, kept as shipped
+            if model["name"] not in before:
+                raise SystemExit(f"{model['name']}: no source and not in {package / MANIFEST}")
+            kept = {**before[model["name"]], **{k: v for k, v in model.items() if k != "metrics"}}
+            if file_sha256(package / kept["file"]) != kept["sha256"]:
+                raise SystemExit(f"{kept['file']}: sha256 differs from the manifest")
+            entries.append(kept)
+            continue
         source = args.runs / model["source"]
         ckpt = load_checkpoint(source)
         if ckpt.kind != model["task"]:
