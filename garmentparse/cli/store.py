@@ -172,6 +172,28 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
             user = store.set_role(name, role)
         console.print(f"{escape(user.name)} is now {user.role}")
 
+    @users_app.command("set-password")
+    def users_set_password(
+        name: str = typer.Argument(..., help="Login name."),
+        password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    ) -> None:
+        """Give a user a new password (asked for, or read from stdin); their sessions end."""
+        password = _password(password_stdin)
+        with _store(db) as store:
+            store.set_password(name, password)
+        console.print(f"new password for {escape(name.strip())}; their review app sessions ended")
+
+    @users_app.command("revoke")
+    def users_revoke(
+        name: str = typer.Argument(..., help="Login name."),
+        db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
+    ) -> None:
+        """End every review app session of a user (a stolen cookie); they can log in again."""
+        with _store(db) as store:
+            ended = store.end_sessions(name)
+        console.print(f"ended {ended} session{'' if ended == 1 else 's'} of {escape(name.strip())}")
+
     @users_app.command("remove")
     def users_remove(
         name: str = typer.Argument(..., help="Login name."),

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from garmentparse.cli import build_app
 from garmentparse.converters.coco import load_coco
+from garmentparse.store import Store
 from garmentparse.store.db import head_revision
 
 
@@ -46,6 +47,13 @@ def test_upgrade_ingest_users_export(cli, sqlite_url, tag_output, tmp_path, ccp_
     cli("users", "set-role", "ana", "admin", *db)
     listed = json.loads(cli("users", "list", *db, "--json").stdout)
     assert [(u["name"], u["role"]) for u in listed] == [("ana", "admin"), ("mina", "reviewer")]
+    with Store.open(sqlite_url) as store:
+        token = store.start_session("mina")
+    assert "ended 1 session of mina" in cli("users", "revoke", "mina", *db).output
+    cli("users", "set-password", "mina", "--password-stdin", *db, input="a better password\n")
+    with Store.open(sqlite_url) as store:
+        assert store.session_user(token) is None and store.authenticate("mina", "a better password").name == "mina"
+    assert cli("users", "revoke", "nobody", *db, ok=False).exit_code != 0
     gone = cli("users", "remove", "nobody", *db, ok=False)
     assert gone.exit_code == 2 and "no user 'nobody'" in gone.output
     bad = cli("users", "add", "x", "--role", "owner", "--password-stdin", *db, input="long password\n", ok=False)
