@@ -75,6 +75,9 @@ def tag_command(
         help="Drop detections scoring below this (default: the detector config's test.score_threshold, 0.5 in the shipped configs)."),
     duplicate_iou: Optional[float] = duplicate_iou_option(),
     top_k: int = typer.Option(3, "--top-k", min=1, help="Alternatives kept per classifier head."),
+    heads: Optional[str] = typer.Option(None, "--heads", metavar="A,B", help="Only these classifier heads "
+                                        "(e.g. category,sleeve_length); a head the classifier lacks is an error "
+                                        "that names the heads it has. Default: all."),
     tta: bool = typer.Option(False, "--tta", help="Test-time augmentation in the classifier (slower)."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA (ignored on CPU)."),
     lang: str = typer.Option("en", "--lang", help="Label language: en (English ids) or ko (Korean names)."),
@@ -109,6 +112,7 @@ def tag_command(
                                  param_hint="--out/--csv")
     check_inputs(images, [p for p in (out, csv_path) if p and "://" not in p], [overlays, crops], resume, overwrite)
     detector, classifier = release_pair(detector, classifier)
+    head_list = tuple(h.strip() for h in heads.split(",") if h.strip()) if heads is not None else None
     extras = {"csv_path": csv_path, "overlays_dir": overlays, "crops_dir": crops, "batch_size": batch_size,
               "lang": lang, "resume": resume, "overwrite": overwrite}
     loader = options = None
@@ -122,12 +126,12 @@ def tag_command(
             loader = CheckpointLoader(detector=str(detector), classifier=str(classifier) if classifier else None,
                                       style=str(style) if style else None, device=device, amp=amp,
                                       score_threshold=score_threshold, top_k=top_k, tta=tta,
-                                      duplicate_iou=duplicate_iou)
+                                      duplicate_iou=duplicate_iou, heads=head_list)
             tagger = loader.load(device="cpu")  # here only for the settings: each actor loads its own
         else:
             tagger = Tagger.from_checkpoints(detector, classifier, device=device, amp=amp, style=style,
                                              score_threshold=score_threshold, top_k=top_k, tta=tta,
-                                             duplicate_iou=duplicate_iou)
+                                             duplicate_iou=duplicate_iou, heads=head_list)
     except (FileNotFoundError, ValueError, RuntimeError, ImportError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # "garmentparse[ray]" is not markup
         raise typer.Exit(2) from None

@@ -59,11 +59,12 @@ class CheckpointLoader:
     top_k: int = 3
     tta: bool = False
     duplicate_iou: float | None = None  # None: the detector config's test.duplicate_iou
+    heads: tuple[str, ...] | None = None  # None: every head of the classifier
 
     def load(self, device: str | None = None) -> Tagger:
         return Tagger.from_checkpoints(self.detector, self.classifier, device=device or self.device, amp=self.amp,
                                        style=self.style, score_threshold=self.score_threshold, top_k=self.top_k,
-                                       tta=self.tta, duplicate_iou=self.duplicate_iou)
+                                       tta=self.tta, duplicate_iou=self.duplicate_iou, heads=self.heads)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,19 @@ def model_file(ref: str | Path) -> dict[str, str]:
     return {"path": str(path.resolve()), "sha256": sha256, **({"name": named} if named else {})}
 
 
+def checked_heads(heads: Sequence[str] | None, classifier: AttributeClassifier | None,
+                  name: str = "the classifier") -> tuple[str, ...] | None:
+    """The heads asked for (None: all the classifier has); a ValueError names the ones it has."""
+    if heads is None:
+        return None
+    wanted = tuple(dict.fromkeys(h.strip() for h in heads if h.strip()))
+    has = list(classifier.heads) if classifier is not None else []
+    missing = [h for h in wanted if h not in has]
+    if missing:
+        raise ValueError(f"{name} has no {', '.join(missing)} head (its heads: {', '.join(has) or 'none'})")
+    return wanted
+
+
 class Tagger:
     """Detect garments, cut each one's masked crop, classify the crops together.
 
@@ -46,9 +60,10 @@ class Tagger:
     def __init__(self, segmenter: Segmenter, classifier: AttributeClassifier | None = None, *,
                  score_threshold: float | None = None, top_k: int = 3, tta: bool = False,
                  crop_size: int = 400, crop_background: str = "white",
-                 style: AttributeClassifier | None = None) -> None:
+                 style: AttributeClassifier | None = None, heads: Sequence[str] | None = None) -> None:
         self.segmenter = segmenter
         self.classifier = classifier
+        self.only_heads = checked_heads(heads, classifier)
         self.style = style
         self.score_threshold = score_threshold
         self.top_k = top_k
@@ -63,7 +78,8 @@ class Tagger:
                          device: str = "auto", amp: bool = True, style: str | Path | None = None,
                          duplicate_iou: float | None = None, **kwargs: Any) -> Tagger:
         """Load the models from their single-file checkpoints. ``duplicate_iou`` replaces the
-        detector config's ``test.duplicate_iou`` (``None``: keep it)."""
+        detector config's ``test.duplicate_iou`` (``None``: keep it); ``heads`` (a keyword)
+        keeps only those of the classifier's heads, and names the ones it has when one is missing."""
         from garmentparse.parsing.api import load_segmenter
 
         segmenter = load_segmenter(detector, device=device, amp=amp, duplicate_iou=duplicate_iou)
@@ -73,7 +89,9 @@ class Tagger:
 
             clf = load_classifier(classifier, device=device, amp=amp) if classifier is not None else None
             style_clf = load_classifier(style, device=device, amp=amp) if style is not None else None
+        heads = kwargs.pop("heads", None)
         tagger = cls(segmenter, clf, style=style_clf, **kwargs)
+        tagger.only_heads = checked_heads(heads, clf, str(classifier) if classifier is not None else "no classifier")
         tagger.model_files = {name: model_file(path) for name, path in (
             ("detector", detector), ("classifier", classifier), ("style", style)) if path}
         return tagger
@@ -91,7 +109,9 @@ class Tagger:
 
     @property
     def heads(self) -> list[str]:
-        return list(self.classifier.heads) if self.classifier is not None else []
+        if self.classifier is None:
+            return []
+        return list(self.only_heads) if self.only_heads is not None else list(self.classifier.heads)
 
     def tag_arrays(self, images: list[np.ndarray], keep_crops: bool = False) -> list[TaggedImage]:
         """Tag a batch of RGB uint8 arrays: detect, cut masked crops, classify them together."""
@@ -118,7 +138,8 @@ class Tagger:
         if self.classifier is not None and all_crops:
             predictions = self.classifier.predict(all_crops, parts=all_parts, top_k=self.top_k, tta=self.tta)
             for garment, attrs in zip(owners, predictions):
-                garment.attributes = attrs
+                garment.attributes = attrs if self.only_heads is None else {
+                    h: v for h, v in attrs.items() if h in self.only_heads}
         if self.style is not None and tagged:
             region = getattr(self.style, "crop_region", "photo")
             views = [photo_region(image, [g.box for g in t.garments], "person" if region == "person" else "photo",

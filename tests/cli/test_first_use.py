@@ -98,3 +98,17 @@ def test_overwrite_starts_an_unfinished_run_again(tmp_path: Path):
     assert refused.exit_code == 2 and "did not finish (started" in " ".join(refused.output.split())
     invoke("tag", PRODUCTS, "--out", out, "--device", "cpu", "--classifier", "none", "--overwrite")
     assert json.loads(record_path.read_text())["runs"][-1]["finished"]
+
+
+def test_heads_option_keeps_the_asked_heads_and_names_the_ones_a_model_has(tmp_path: Path):
+    out = tmp_path / "tags.jsonl"
+    invoke("tag", PRODUCTS, "--out", out, "--device", "cpu", "--heads", "category")
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    heads = {h for line in lines for g in line["garments"] for h in g["attributes"]}
+    assert heads == {"category"}
+    from garmentparse.release import default_model
+    name = default_model("classifier").name
+    result = runner.invoke(build_app(), ["tag", str(PRODUCTS), "--out", str(tmp_path / "b.jsonl"), "--heads",
+                                         "category,neckline"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"{name} has no neckline head (its heads: " in said
