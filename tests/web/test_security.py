@@ -137,11 +137,21 @@ def test_traversal_paths_are_404(login, url):
 def test_a_photo_path_pointing_outside_the_roots_is_not_served(login, app, ccp_coco_dict, tmp_path):
     from tests.store.conftest import tag_lines, write_tag_output
 
+    import sqlalchemy as sa
+
+    from garmentparse.store.models import Photo
+
     line = tag_lines(ccp_coco_dict)[0]
     line["path"] = "../../../../../../etc/passwd"
     line["garments"] = line["garments"][:1]
+    evil = write_tag_output(tmp_path / "evil" / "r.jsonl", [line], models="evil")
+    refused = app.state.store.ingest(evil, CCP / "images")  # today's ingest never stores such a path ...
+    assert [p.reason for p in refused.problems] == ["photo_outside_root"]
+    line["path"] = "evil-0001.jpg"  # ... an older one did: the app must still refuse to serve it
     app.state.store.ingest(write_tag_output(tmp_path / "evil" / "r.jsonl", [line], models="evil"), CCP / "images")
-    photo = app.state.store.photo_by_path(line["path"])
+    with app.state.store.engine.begin() as conn:
+        conn.execute(sa.update(Photo).where(Photo.path == "evil-0001.jpg").values(path="../../../../../../etc/passwd"))
+    photo = app.state.store.photo_by_path("../../../../../../etc/passwd")
     mina = login("mina")
     assert mina.get(f"/photos/{photo.id}/image").status_code == 404
     gid = app.state.store.gallery(app.state.store.gallery.__self__ and __import__(
