@@ -65,7 +65,7 @@ def measure(work: Path, name: str, detector: str, classifier: str, embedder: str
         truth = work / SPLITS[split]
         if split.startswith("products"):
             r = run_json("eval", "products", tags, "--coco", truth)
-            results[split] = {"contract": {k: r["contract_classes"][k] for k in ("photos", "held", "worst_class",
+            results[split] = {"contract": {k: r["contract_classes"][k] for k in ("photos", "held", "part_right", "worst_class",
                                                                                   "exactly_one_garment")},
                               "all_classes": {k: r["all_classes"][k] for k in ("photos", "held", "exactly_one_garment")},
                               "per_class": {c: v["rate"] for c, v in r["contract_classes"]["per_class"].items()}}

@@ -118,9 +118,10 @@ def register(root: typer.Typer, train: typer.Typer, eval_: typer.Typer) -> None:
         summary = result.to_dict()
         for title, key in (("contract classes", "contract_classes"), ("all classes", "all_classes")):
             s = summary[key]
-            rows = [[c, r["photos"], r["held"], _pct(r["rate"]), r["one_garment"]] for c, r in s["per_class"].items()]
-            rows.append(["all", s["photos"], "", _pct(s["held"]), _pct(s["exactly_one_garment"])])
-            console.print(_table(f"{title}: the photo's row holds", ["class", "photos", "held", "rate",
+            rows = [[c, r["photos"], r["held"], _pct(r["rate"]), r["part_right"], r["one_garment"]]
+                    for c, r in s["per_class"].items()]
+            rows.append(["all", s["photos"], "", _pct(s["held"]), _pct(s["part_right"]), _pct(s["exactly_one_garment"])])
+            console.print(_table(f"{title}: the photo's row holds", ["class", "photos", "held", "rate", "part right",
                                                                      "one garment"], rows))
         for f in result.failures[:failures]:
             console.print(f"  {escape(f['file_name'])} ({escape(f['class'])}): {escape(f['why'])}", highlight=False)

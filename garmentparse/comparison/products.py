@@ -91,6 +91,7 @@ def check(photo: Photo | None, rule: Rule) -> str | None:
 class ClassResult:
     photos: int = 0
     held: int = 0
+    part_right: int = 0  # the top garment's part is the class's (no garment at all for hats, shoes)
     one_garment: int = 0  # garment photos with exactly one garment
 
     @property
@@ -114,6 +115,7 @@ class ProductCheck:
         return {
             "photos": photos,
             "held": round(sum(r.held for r in rows.values()) / photos, 4) if photos else None,
+            "part_right": round(sum(r.part_right for r in rows.values()) / photos, 4) if photos else None,
             "worst_class": min(([c, round(r.rate, 4)] for c, r in rows.items()), key=lambda x: x[1], default=None),
             "exactly_one_garment": round(sum(r.one_garment for _, r in garment_rows) / garment_photos, 4)
             if garment_photos else None,
@@ -156,6 +158,7 @@ def check_products(tags: str | Path, coco: str | Path | dict[str, Any], report: 
         row = per_class.setdefault(labels["class"], ClassResult())
         row.photos += 1
         row.held += why is None
+        row.part_right += check(photo, Rule(rule.part)) is None
         row.one_garment += photo is not None and rule.part is not None and len(photo.garments) == 1
         if why is not None:
             failures.append({"file_name": image["file_name"], "class": labels["class"], "why": why})
