@@ -105,7 +105,29 @@ def measure(work: Path, name: str, detector: str, classifier: str, embedder: str
         results["retrieval"] = {"street category P@10": round(whole["category"]["precision"]["p@10"], 4)}
         print(json.dumps({name: {"retrieval": results["retrieval"]}}), flush=True)
     (out / "summary.json").write_text(json.dumps(results, indent=1))
+    if "products-test" in results and "ccp-test" in results:
+        for task, metrics in cards(results).items():
+            (work / f"metrics-{name}-{task}.json").write_text(json.dumps(metrics, indent=1))
     return results
+
+
+def cards(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The model cards' metrics (package_release.py reads them) from the test-split results."""
+    p, s = r["products-test"], r["ccp-test"]
+    acc = s["accuracy_among_found"]
+    product = {"product photos": p["contract"]["photos"], "product row holds": p["contract"]["held"],
+               "product part right": p["contract"]["part_right"],
+               "product exactly one garment": p["contract"]["exactly_one_garment"]}
+    street = {"street photos": 91, "street garments found": s["found"], "street box AP": s["box AP"],
+              "street mask AP": s["mask AP"], "street duplicate rate": s["duplicate rate"]}
+    out = {"detector": {"held_out": {**street, **{k: v for k, v in product.items() if "row" not in k}},
+                        "held_out_per_part": s["per_part"], "product_per_class": p["per_class"]},
+           "classifier": {"held_out": {**product, **{f"street {h} accuracy (found garments)": round(v, 4)
+                                                     for h, v in acc.items() if h != "part" and v is not None}},
+                          "product_per_class": p["per_class"]}}
+    if "retrieval" in r:
+        out["embedder"] = {"held_out": r["retrieval"]}
+    return out
 
 
 def main() -> None:
