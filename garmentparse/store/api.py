@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -169,7 +170,8 @@ class Store:
 
     def runs(self) -> list[RunInfo]:
         with self._read() as s:
-            return [RunInfo(r.id, r.key, r.models, r.settings, r.source, r.images_root, r.created_at)
+            return [RunInfo(r.id, r.key, r.models, r.settings, r.source, r.images_root, r.created_at,
+                            {role: name for role, (name, _) in _runs.model_names(r.models, r.record or {}).items()})
                     for r in s.scalars(sa.select(TagRun).order_by(TagRun.id))]
 
     def photo(self, photo_id: int) -> PhotoInfo:
@@ -605,16 +607,17 @@ class Store:
             return PhotoInfo(p.id, p.path, p.sha256, p.size, p.width, p.height, p.error, p.product_id)
 
     def ingest_results(self, results: Sequence[dict], settings: dict, images_root: str | Path, *,
-                       name: str = "upload") -> Report:
+                       name: str = "upload", model_files: dict[str, Any] | None = None) -> Report:
         """Ingest ``tag`` result lines (dicts in the ``tag`` schema) made in memory, under a run
-        with ``settings``: the same checks and idempotence as :meth:`ingest`."""
+        with ``settings`` (``model_files``: the run record's entry, role -> file or {path, name}):
+        the same checks and idempotence as :meth:`ingest`."""
         import json
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="gp-results-") as tmp:
             jsonl = Path(tmp) / f"{name}.jsonl"
             jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
-            record = {"settings": settings, "runs": [{"images_dir": str(images_root)}]}
+            record = {"settings": settings, "model_files": model_files or {}, "runs": [{"images_dir": str(images_root)}]}
             Path(str(jsonl) + ".run.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
             return self.ingest(jsonl, images_root)
 

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+
+def run_label(run_id: int, created_at: datetime, names: Iterable[str]) -> str:
+    """How pages name a run: ``#3 2026-12-07 · ccp-lite0-detector + ccp-lite0-classifier`` (the
+    models' names; only the number and day when the run record names none)."""
+    known = " + ".join(n for n in names if n)
+    return f"#{run_id} {created_at:%Y-%m-%d}" + (f" · {known}" if known else "")
 
 
 @dataclass(frozen=True)
 class RunInfo:
     id: int
     key: str
-    models: dict[str, str]
+    models: dict[str, str]  # role -> sha256
     settings: dict[str, Any]
     source: str
     images_root: str | None
     created_at: datetime
+    names: dict[str, str] = field(default_factory=dict)  # role -> model name ("" when unknown)
+
+    @property
+    def label(self) -> str:
+        return run_label(self.id, self.created_at, self.names.values())
 
 
 @dataclass(frozen=True)
@@ -204,6 +217,10 @@ class RunAccuracy:
     found: int  # of those, matched by one of its garments
     false_positives: int  # its garments on a garment reviewers rejected (not a garment)
     heads: dict[str, HeadAccuracy]  # part first
+
+    @property
+    def label(self) -> str:
+        return run_label(self.run_id, self.created_at, (name for name, _ in self.models.values()))
 
     @property
     def recall(self) -> float | None:

@@ -21,6 +21,7 @@ from garmentparse.web.routes import admin, auth, browse, collection, products, r
 from garmentparse.web.security import (BodyLimit, LoginRequired, LoginThrottle, check_csrf, security_headers,
                                        trusted_proxies as parse_proxies)
 from garmentparse.web.templating import is_htmx, render
+from garmentparse.web.worker import UploadWorker
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 25 * 2**20  # one photo per request, plus a little form
@@ -53,6 +54,7 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
     app.state.https_only = https_only
     app.state.session_hours = SESSION_HOURS
     app.state.tagging = None
+    app.state.upload_worker = UploadWorker()
     if detector is not None:
         from garmentparse.web.tagging_service import TaggingService
 

@@ -15,7 +15,8 @@ SOURCE = "garmentparse serve (uploads)"  # keeps upload runs apart from `tag` ru
 
 class TaggingService:
     """A detector + classifier loaded once (CPU); one photo at a time (a lock: the models are
-    not re-entrant and the machine's cores are better spent on one batch)."""
+    not re-entrant and the machine's cores are better spent on one batch). The app calls it from
+    its upload worker (:mod:`garmentparse.web.worker`), never from a request thread."""
 
     def __init__(self, detector: str | Path, classifier: str | Path | None = None, *,
                  score_threshold: float | None = None) -> None:
@@ -30,6 +31,10 @@ class TaggingService:
     def settings(self) -> dict[str, Any]:
         """The run settings the uploads' tag run is keyed by."""
         return {**self.tagger.settings(), "source": SOURCE}
+
+    def model_files(self) -> dict[str, dict[str, str]]:
+        """Role -> {path, sha256, name (a release model's)}: the run record's ``model_files``."""
+        return dict(self.tagger.model_files)
 
     def tag_file(self, path: Path, rel_path: str) -> dict[str, Any]:
         """One photo as a ``tag`` result line (English ids), ready for the store."""

@@ -11,6 +11,7 @@ import time
 
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -125,6 +126,15 @@ class Server:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def http_session(url: str, name: str, connections: int = 10) -> httpx.Client:
+    """An httpx client logged in to the server at ``url`` as ``name``, sending the CSRF header."""
+    c = httpx.Client(base_url=url, timeout=120, limits=httpx.Limits(max_connections=connections))
+    token = csrf_of(c.get("/login").text)
+    assert c.post("/login", data={"name": name, "password": USERS[name][0], "csrf_token": token}).status_code in (200, 303)
+    c.headers["X-CSRF-Token"] = csrf_of(c.get("/gallery").text)
+    return c
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,15 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from .conftest import USERS, Server, csrf_of
-
-
-def _session(url: str, name: str) -> httpx.Client:
-    c = httpx.Client(base_url=url, timeout=60)
-    token = csrf_of(c.get("/login").text)
-    assert c.post("/login", data={"name": name, "password": USERS[name][0], "csrf_token": token}).status_code in (200, 303)
-    c.headers["X-CSRF-Token"] = csrf_of(c.get("/gallery").text)
-    return c
+from .conftest import Server, http_session
 
 
 def _version(c: httpx.Client, gid: int) -> str:
@@ -25,7 +17,7 @@ def _version(c: httpx.Client, gid: int) -> str:
 def test_two_sessions_race_on_one_garment_one_wins_other_sees_conflict(app):
     server = Server(app)
     try:
-        mina, joon = _session(server.url, "mina"), _session(server.url, "joon")
+        mina, joon = http_session(server.url, "mina"), http_session(server.url, "joon")
         for gid in range(1, 6):
             versions = {"mina": _version(mina, gid), "joon": _version(joon, gid)}
 
@@ -46,7 +38,7 @@ def test_two_sessions_race_on_one_garment_one_wins_other_sees_conflict(app):
 def test_many_parallel_requests_on_sqlite_never_fail(app):
     server = Server(app)
     try:
-        clients = [_session(server.url, name) for name in ("mina", "joon", "ada")]
+        clients = [http_session(server.url, name) for name in ("mina", "joon", "ada")]
         ids = [g.id for g in app.state.store.gallery(limit=30).items]
 
         def work(i: int) -> list[int]:

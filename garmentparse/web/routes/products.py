@@ -18,6 +18,7 @@ from garmentparse.web.params import int_list
 from garmentparse.web.proposals import propose
 from garmentparse.web.security import current_user, require
 from garmentparse.web.templating import lang_of, render
+from garmentparse.web.worker import TaggingBusy
 
 router = APIRouter()
 MAX_PHOTOS = 20
@@ -38,7 +39,8 @@ def _tag_upload(request: Request, data: bytes, size: int | None) -> dict[str, An
     upload = store_upload(data, app.upload_dir, size=size)
     try:
         line = app.tagging.tag_file(app.upload_dir / upload.path, upload.path)
-        report = app.store.ingest_results([line], app.tagging.settings(), app.upload_dir)
+        report = app.store.ingest_results([line], app.tagging.settings(), app.upload_dir,
+                                          model_files=app.tagging.model_files())
         if report.counts.get("bad_lines"):
             raise UploadRejected("The tag result could not be stored: "
                                  + "; ".join(p.detail or p.reason for p in report.problems[:3]))
@@ -53,7 +55,8 @@ def _tag_upload(request: Request, data: bytes, size: int | None) -> dict[str, An
 
 @router.post("/products/photos")
 async def upload_photo(request: Request, user: UserInfo = Depends(require("reviewer"))):
-    """One photo in, tagged with the loaded models; JSON out (the page shows progress per photo)."""
+    """One photo in, tagged with the loaded models on the upload worker (never a request thread);
+    JSON out (the page shows progress per photo); 503 with Retry-After while the queue is full."""
     if request.app.state.tagging is None:
         return JSONResponse({"error": i18n.text("no_models", lang_of(request))}, 503)
     photo = (await request.form()).get("photo")
@@ -61,9 +64,12 @@ async def upload_photo(request: Request, user: UserInfo = Depends(require("revie
         return JSONResponse({"error": "Send the photo as the multipart field 'photo'."}, 400)
     data = await photo.read(MAX_PHOTO_BYTES + 1)
     try:
-        return await run_in_threadpool(_tag_upload, request, data, photo.size)
+        return await request.app.state.upload_worker.run(_tag_upload, request, data, photo.size)
     except (UploadRejected, ImageReadError) as exc:
         return JSONResponse({"error": str(exc)}, 400)
+    except TaggingBusy as exc:
+        busy = i18n.text("busy", lang_of(request)).format(queued=exc.queued, seconds=exc.retry_after)
+        return JSONResponse({"error": busy}, 503, headers={"Retry-After": str(exc.retry_after)})
 
 
 def _has_photo(store: Store, path: str) -> bool:

@@ -77,6 +77,11 @@
         form.append("photo", files[i]);
         try {
           var res = await post("/products/photos", form), data = await res.json();
+          while (res.status === 503 && res.headers.get("Retry-After")) {  // the tagging queue is full: wait, resend
+            line.textContent = files[i].name + ": " + data.error + " (" + status.dataset.resend + ")";
+            await new Promise(function (done) { setTimeout(done, 1000 * parseInt(res.headers.get("Retry-After"), 10)); });
+            res = await post("/products/photos", form); data = await res.json();
+          }
           if (res.ok) { photoIds.push(data.photo_id); line.textContent = files[i].name + " ✓ " + status.dataset.garments + ": " + data.garments; }
           else { line.parentNode.classList.add("failed"); line.textContent = files[i].name + ": " + data.error; }
         } catch (err) { line.parentNode.classList.add("failed"); line.textContent = files[i].name + ": " + err; }
