@@ -3,7 +3,9 @@ the queue's order switch (confidence / margin / disagreement) and the dashboard'
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +110,29 @@ def test_dashboard_charts_accuracy_per_run(login, runs):
     assert chart.count('<g class="series') == 6  # all attributes, part and the 4 heads
     assert f"#{a} · colour: 100%" in chart and f"#{b} · colour: 0%" in chart and "<polyline" in chart
     assert "<script" not in html.split("</head>")[1]  # the CSP allows no inline script
+
+
+def test_run_pickers_and_labels_name_the_runs_models(login, app, tmp_path, ccp_coco_dict):
+    """Issue 25, item 16: every run picker and run label reads `#2 2026-12-07 · detector + classifier`
+    (a release model by its name, a file by its name), not the number and day alone."""
+    store = app.state.store
+    out = write_tag_output(tmp_path / "c" / "results.jsonl", second_run_lines(tag_lines(ccp_coco_dict)), models="v3")
+    record_file = Path(f"{out}.run.json")
+    record = json.loads(record_file.read_text(encoding="utf-8"))
+    record["model_files"] = {"detector": {"path": "/m/ccp-lite0-detector.pt", "sha256": "x", "name": "ccp-lite0-detector"},
+                             "classifier": "runs/cls-b/model.pt"}
+    record_file.write_text(json.dumps(record), encoding="utf-8")
+    store.ingest(out, CCP / "images")
+    first, second = store.runs()
+    named = f"#{second.id} {second.created_at:%Y-%m-%d} · ccp-lite0-detector + cls-b/model"
+    plain = f"#{first.id} {first.created_at:%Y-%m-%d}<"  # the catalogue's record names no model files
+    vic = login("vic")
+    for url in ("/gallery", "/queue", f"/compare?a={first.id}&b={second.id}"):
+        html = vic.get(url).text
+        assert f'<option value="{second.id}" >{named}</option>' in html and plain in html, url
+    compare = vic.get(f"/compare?a={first.id}&b={second.id}").text
+    assert f"<figcaption>Run B {named}</figcaption>" in compare
+    models = vic.get("/models").text
+    assert f'<option value="{second.id}">{named}</option>' in models
+    queue = vic.get(f"/queue?order=disagreement&run={first.id}&other={second.id}").text
+    assert f'id="other-run">Tag run {named}:' in queue

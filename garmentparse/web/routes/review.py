@@ -62,7 +62,8 @@ def _other_run(store: Store, g: GarmentDetail | None, args: dict[str, str]) -> d
     """In the disagreement queue: what the other run said about ``g`` (``match`` in the panel)."""
     if g is None or args["order"] != "disagreement" or not args["other"]:
         return {}
-    return {"match": store.garment_match(g.garment.id, int(args["other"])), "other_run": args["other"]}
+    other = next((r.label for r in store.runs() if str(r.id) == args["other"]), f"#{args['other']}")
+    return {"match": store.garment_match(g.garment.id, int(args["other"])), "other_run": other}
 
 
 @router.get("/queue")

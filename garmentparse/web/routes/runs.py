@@ -109,9 +109,9 @@ def compare_page(request: Request, a: str = "", b: str = "", cursor: str = "", u
                     comparison = store.compare(run_a, run_b, limit=COMPARE_PAGE)
             except NotFound as exc:
                 raise HTTPException(404, str(exc)) from None
-    params = [("a", a), ("b", b)]
-    return render(request, "compare.html", user=user, runs=store.runs(), a=a, b=b, cmp=comparison, error=error,
-                  params=params, heads_order=list(i18n.HEAD_KO))
+    params, runs = [("a", a), ("b", b)], store.runs()
+    return render(request, "compare.html", user=user, runs=runs, labels={r.id: r.label for r in runs}, a=a, b=b,
+                  cmp=comparison, error=error, params=params, heads_order=list(i18n.HEAD_KO))
 
 
 def _overlay(request: Request, photo_id: int, run_id: int) -> bytes:
