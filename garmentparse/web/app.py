@@ -18,8 +18,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from garmentparse.store import Store
 from garmentparse.web.routes import admin, auth, browse, collection, products, review, runs
-from garmentparse.web.security import (BodyLimit, LoginRequired, LoginThrottle, check_csrf, security_headers,
-                                       trusted_proxies as parse_proxies)
+from garmentparse.web.security import (BodyLimit, LoginRequired, LoginThrottle, check_csrf, check_text,
+                                       security_headers, trusted_proxies as parse_proxies)
 from garmentparse.web.templating import is_htmx, render
 from garmentparse.web.worker import UploadWorker
 
@@ -46,7 +46,7 @@ def create_app(store_url: str, *, detector: str | Path | None = None, classifier
     X-Forwarded-For / -Proto are believed; from any other peer they are ignored (none by default)."""
     proxies = parse_proxies(trusted_proxies if isinstance(trusted_proxies, str) else ",".join(trusted_proxies))
     app = FastAPI(title="garmentparse review", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(check_csrf)])
+                  dependencies=[Depends(check_csrf), Depends(check_text)])
     app.state.store = store or Store.open(store_url)
     app.state.upload_dir = Path(upload_dir).resolve()
     app.state.upload_dir.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 ROLE_RANK = {"viewer": 0, "reviewer": 1, "admin": 2}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 HSTS_SECONDS = 365 * 86400
 # No inline script anywhere; style attributes only (htmx sets some while swapping); images are ours
 # (and blob: previews of files being uploaded).
@@ -55,11 +56,20 @@ async def check_csrf(request: Request) -> None:
         return
     expected = request.session.get("csrf")
     sent: Any = request.headers.get(CSRF_HEADER)
-    if sent is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
+    if sent is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
         sent = (await request.form()).get(CSRF_FIELD)  # parsed once, cached on the request
     if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(403, "The form's security token is missing or stale (CSRF): reload the page and try again.")
+
+
+async def check_text(request: Request) -> None:
+    """Refuse (400) a NUL character in any query or form text: no name, label, comment or search
+    needs one, and PostgreSQL cannot store or even compare one (it would be a 500 there)."""
+    items = list(request.query_params.multi_items())
+    if request.method not in SAFE_METHODS and request.headers.get("content-type", "").startswith(FORM_TYPES):
+        items += [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    if any("\x00" in key or "\x00" in value for key, value in items):
+        raise HTTPException(400, "Text with a NUL character (\\x00) is not accepted.")
 
 
 def start_session(request: Request, user: UserInfo, hours: float) -> None:

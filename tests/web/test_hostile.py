@@ -143,3 +143,25 @@ def test_login_page_refuses_a_name_that_is_only_spaces(hostile_app):
     page = c.get("/login")
     r = c.http.post("/login", data={"name": "   ", "password": "x" * 10, "csrf_token": csrf_of(page.text)})
     assert r.status_code == 401
+
+
+# ----------------------------------------------------------------------------- text no column takes
+
+@pytest.mark.parametrize("nul", ["\x00", "a\x00b"])
+def test_a_nul_character_in_any_text_is_a_400_and_changes_nothing(hostile_app, admin, nul):
+    """PostgreSQL can neither store nor compare a NUL: these were 500s there (a re-probe of issue 25)."""
+    store = hostile_app.state.store
+    before, users = store.garment(1).version, store.users()
+    for url, params in [("/gallery", {"q": nul}), ("/gallery", {"head": "colour", "value": nul}), ("/login", {"next": nul})]:
+        r = admin.get(url, params=params)
+        assert r.status_code == 400 and "NUL character" in r.text, (url, params)
+    for url, form in [("/garments/1/review", {"version": str(before), "action": "accept", "comment": nul, "mode": "page"}),
+                      ("/admin/users", {"name": nul, "password": "a long enough password", "role": "viewer"}),
+                      ("/admin/users/role", {"name": nul, "role": "viewer"}), ("/admin/users/remove", {"name": nul}),
+                      ("/admin/users/revoke", {"name": nul}), ("/products", {"sku": nul, "name": nul, "photo_ids": "1"})]:
+        r = admin.post(url, form)
+        assert r.status_code == 400 and "NUL character" in r.text, url
+    anon = Client(hostile_app)
+    r = anon.http.post("/login", data={"name": nul, "password": nul, "csrf_token": csrf_of(anon.get("/login").text)})
+    assert r.status_code == 400
+    assert store.garment(1).version == before and store.users() == users and store.products() == []
