@@ -324,7 +324,25 @@ def parse_line(raw: bytes | str, number: int, lang: str | None = None) -> _Line:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadLine("not_json", str(exc)) from None
+    if ("\\u0000" in raw if isinstance(raw, str) else b"\\u0000" in raw):  # cheap test first, then where
+        where = _nul_at(obj, "")
+        if where is not None:  # PostgreSQL stores no NUL, and no path, label or mask needs one
+            raise BadLine("schema", f"{where or 'a key'}: a NUL character (\\u0000)")
     return _well_formed_line(obj, number) or _checked_line(obj, number, lang)
+
+
+def _nul_at(value: Any, where: str) -> str | None:
+    """Where in a parsed JSON value the first string (or key) with a NUL character is; None: nowhere."""
+    if isinstance(value, str):
+        return where if "\0" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\0" in key:
+            return where
+        found = _nul_at(item, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else key)
+        if found is not None:
+            return found
+    return None
 
 
 def _checked_line(obj: Any, number: int, lang: str | None) -> _Line:

@@ -209,3 +209,19 @@ def test_the_quick_check_agrees_with_the_full_check_on_every_broken_value(ccp_co
                 quick += _well_formed_line(json.loads(raw), 1) is not None
                 checked += 1
     assert checked > 3000 and 0 < quick < checked / 2
+
+
+def test_a_nul_character_anywhere_in_a_line_is_a_bad_line_on_every_database(db_url, tmp_path, ccp_coco_dict, ccp_dir):
+    """PostgreSQL can store no NUL (the whole ingest stopped there, and a NUL in a path stopped it
+    everywhere with "embedded null byte"); the line is named and the rest goes in."""
+    lines = tag_lines(ccp_coco_dict)[:4]
+    lines[0]["path"] = "0001\x00.jpg"
+    lines[1]["garments"][0]["mask"]["counts"] += "\x00"
+    lines[2]["garments"][0]["attributes"]["co\x00lour"] = {"label": "red", "probability": 0.5}
+    out = write_tag_output(tmp_path / "nul" / "results.jsonl", lines)
+    with Store.upgrade(db_url) as store:
+        rep = store.ingest(out, ccp_dir / "images")
+        assert rep.counts["bad_lines"] == 3 and rep.counts["photos_new"] == 1
+        assert [(p.file.rsplit(":", 1)[1], p.detail) for p in rep.problems] == [
+            ("1", "path: a NUL character (\\u0000)"), ("2", "garments[0].mask.counts: a NUL character (\\u0000)"),
+            ("3", "garments[0].attributes: a NUL character (\\u0000)")]
