@@ -134,6 +134,24 @@ def test_register_a_product_from_two_real_photos(browser, server, shots, tmp_pat
     assert page.errors == []
 
 
+def test_a_full_tagging_queue_shows_on_the_photo_and_it_is_sent_again(browser, server):
+    """503 + Retry-After from the upload worker: the photo's line says so, the page resends it."""
+    from garmentparse.web.worker import UploadWorker
+
+    page = _page(browser, server, "joon")
+    page.goto("/products/new")
+    server.app.state.upload_worker = UploadWorker(max_queued=0)  # every upload refused: the queue is full
+    try:
+        page.set_input_files("#files", [str(CCP / "images" / "0023.jpg")])
+        line = page.locator("#uploads li p")
+        line.filter(has_text="try again in 5 s. (sent again by itself)").wait_for(timeout=30_000)
+        assert "The server is tagging 0 photos already" in line.inner_text()
+    finally:
+        server.app.state.upload_worker = UploadWorker()
+    page.wait_for_selector("#product-form", timeout=120_000)
+    assert "0023.jpg ✓" in line.inner_text() and page.locator("#uploads li.failed").count() == 0
+
+
 def test_dashboard_and_export(browser, server, shots):
     page = _page(browser, server, "ada")
     page.goto("/dashboard")
