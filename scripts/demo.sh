@@ -36,7 +36,7 @@ garmentparse convert kfashion examples/ccp/labels --images "$PHOTOS" \
   --out "$OUT/ccp-coco.json" --report "$OUT/ccp-report.json"
 garmentparse stats "$OUT/ccp-coco.json"
 # 22 of these 24 photos were training photos of the release detector: a check, not a held-out figure
-garmentparse eval detector ccp-lite0-detector --coco "$OUT/ccp-coco.json" --images "$PHOTOS" --device "$DEVICE" \
+garmentparse eval detector ccp-products-lite0-detector --coco "$OUT/ccp-coco.json" --images "$PHOTOS" --device "$DEVICE" \
   --out "$OUT/release/eval.json"
 echo "== 3/5 fine-tune from the release models on the bundled labels" >&2
 garmentparse train detector --config configs/detection/demo.yaml --train "$OUT/ccp-coco.json" \

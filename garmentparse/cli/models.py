@@ -46,12 +46,15 @@ def list_command(
     table = Table(title="release models (* = default for its task)")
     # the name is what a user types: never cut (other columns wrap and fold to make room)
     table.add_column("name", no_wrap=True, min_width=max(len(m.name) + 2 for m in models))
-    for column in ("task", "backbone", "classes / heads", "size", "held out"):
+    for column in ("task", "backbone", "classes / heads", "size"):
         table.add_column(column, overflow="fold")
     for m in models:
         table.add_row(m.name + (" *" if m.default else ""), m.task, str(m.card.get("backbone", "")), _classes(m),
-                      f"{m.size_bytes / 2**20:.1f} MiB", _headline(m))
+                      f"{m.size_bytes / 2**20:.1f} MiB")
     console.print(table)
+    console.print("held out (garmentparse models info NAME: the whole card):", highlight=False)
+    for m in models:  # long figures on lines of their own, so the table stays narrow
+        console.print(f"  {m.name}: {_headline(m)}", highlight=False)
 
 
 def _flat(prefix: str, value: Any) -> list[tuple[str, str]]:
