@@ -118,3 +118,13 @@ def test_heads_option_keeps_the_asked_heads_and_names_the_ones_a_model_has(tmp_p
                                          "category,neckline"])
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and f"{name} has no neckline head (its heads: " in said
+
+
+def test_both_packages_declare_their_licence_as_an_spdx_string():
+    import tomllib
+
+    from tests.conftest import REPO
+
+    for path in (REPO / "pyproject.toml", REPO / "models" / "garmentparse-models" / "pyproject.toml"):
+        project = tomllib.loads(path.read_text())["project"]
+        assert project["license"] == "Apache-2.0", path  # a table is deprecated by setuptools (Feb 2027)
