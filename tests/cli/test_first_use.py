@@ -74,7 +74,9 @@ def test_interrupted_tag_says_how_to_resume_and_is_not_overwritten(tmp_path: Pat
     out = tmp_path / "tags.jsonl"
     proc = subprocess.Popen([*CLI, "tag", str(photos), "--out", str(out), "--device", "cpu", "--batch-size", "1",
                              "--workers", "0"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200"})
+                            env={**os.environ, "COLUMNS": "200"},
+                            # a job started with `&` inherits SIGINT ignored; Ctrl-C reaches a real terminal's
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline and not (out.exists() and out.read_text().count("\n") >= 1):
         time.sleep(0.2)
