@@ -1,4 +1,5 @@
-"""Numbers from clients, all read by :func:`garmentparse.store.ids.parse_int` (1-18 ASCII digits):
+"""Numbers from clients, all read by :func:`garmentparse.store.ids.parse_int` (ASCII digits, at most
+``MAX_ID``, the largest INTEGER column value):
 path ids through the ``id`` path convertor (anything else matches no route: 404), query and
 form fields through :func:`form_int` (400) or :func:`query_int` (``None``: the page says why)."""
 
@@ -11,7 +12,7 @@ from garmentparse.store.ids import ID_PATTERN, parse_int
 
 
 class IdConvertor(Convertor[int]):
-    """``{name:id}`` in a route path: 1-18 ASCII digits, as an int."""
+    """``{name:id}`` in a route path: ASCII digits naming at most ``MAX_ID``, as an int."""
 
     regex = ID_PATTERN
 
