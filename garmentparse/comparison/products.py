@@ -89,6 +89,7 @@ def check(photo: Photo | None, rule: Rule) -> str | None:
 
 @dataclass
 class ClassResult:
+    garment: bool = True  # the class is a garment of the four parts (not a hat, shoes)
     photos: int = 0
     held: int = 0
     part_right: int = 0  # the top garment's part is the class's (no garment at all for hats, shoes)
@@ -110,7 +111,7 @@ class ProductCheck:
     def summary(self, classes: set[str] | None = None) -> dict[str, Any]:
         rows = {c: r for c, r in self.per_class.items() if classes is None or _key(c) in classes}
         photos = sum(r.photos for r in rows.values())
-        garment_rows = [(c, r) for c, r in rows.items() if CONTRACT.get(_key(c), Rule("top")).part is not None]
+        garment_rows = [(c, r) for c, r in rows.items() if r.garment]
         garment_photos = sum(r.photos for _, r in garment_rows)
         return {
             "photos": photos,
@@ -155,7 +156,7 @@ def check_products(tags: str | Path, coco: str | Path | dict[str, Any], report: 
         photo = photos.get(image["file_name"]) or photos.get(Path(image["file_name"]).name)
         missing += photo is None
         why = check(photo, rule)
-        row = per_class.setdefault(labels["class"], ClassResult())
+        row = per_class.setdefault(labels["class"], ClassResult(garment=rule.part is not None))
         row.photos += 1
         row.held += why is None
         row.part_right += check(photo, Rule(rule.part)) is None

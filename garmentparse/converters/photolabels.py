@@ -103,11 +103,13 @@ def vocabulary_class(name: str) -> ClassLabels | None:
 
 def resolve_class(name: str, class_map: ClassMap | None) -> ClassLabels | None:
     """``name`` through ``class_map`` (case/space-insensitive), then the vocabulary; None: unknown."""
-    if class_map:
-        table = {_key(k): v for k, v in class_map.items()}
-        if _key(name) in table:
-            return table[_key(name)]
-    return vocabulary_class(name)
+    return _resolver(class_map)(name)
+
+
+def _resolver(class_map: ClassMap | None):  # noqa: ANN202 - a small closure
+    """``resolve_class`` with the map's keys normalised once (not once per photo)."""
+    table = {_key(k): v for k, v in (class_map or {}).items()}
+    return lambda name: table.get(_key(name)) or vocabulary_class(name)
 
 
 def load_class_map(path: str | Path) -> dict[str, ClassLabels]:
@@ -188,6 +190,7 @@ def photo_label_images(rows: list[LabelledPhoto], images: str | Path, class_map:
     images = Path(images)
     report = report if report is not None else Report("convert photos")
     stems: dict[str, str] | None = None
+    resolve = _resolver(class_map)
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for row in rows:
@@ -196,7 +199,7 @@ def photo_label_images(rows: list[LabelledPhoto], images: str | Path, class_map:
         if not row.label:
             report.add(where, "label_missing", row.where)
             continue
-        labels = resolve_class(row.label, class_map)
+        labels = resolve(row.label)
         if labels is None:
             report.add(where, "unknown_class", f"{row.label!r} ({row.where}); give it in --class-map")
             continue
