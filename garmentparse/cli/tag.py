@@ -24,7 +24,7 @@ def release_pair(detector: str | None, classifier: str | None) -> tuple[str, str
     return str(model_or_default(detector, "detector")), classifier and str(classifier)
 
 
-def check_inputs(images: Path, outputs: list[str], folders: list[Path | None], resume: bool,
+def check_inputs(images: Path, out: str, outputs: list[str], folders: list[Path | None], resume: bool,
                  overwrite: bool) -> None:
     """What can be told before the models load (seconds): photos to tag, outputs that can be
     written, an unfinished run in the way. Each failure is one ``error: FILE: reason`` line."""
@@ -45,8 +45,8 @@ def check_inputs(images: Path, outputs: list[str], folders: list[Path | None], r
     for folder in folders:
         if folder is not None and folder.exists() and not folder.is_dir():
             raise ValueError(f"{folder}: is a file, not a folder")
-    if outputs:
-        refuse_unfinished(Path(outputs[0]), resume, overwrite)
+    if "://" not in out:  # a URL output's record is checked where it is staged
+        refuse_unfinished(Path(out), resume, overwrite)
 
 
 def tag_command(
@@ -110,7 +110,8 @@ def tag_command(
     if engine == "local" and any("://" in p for p in (out, csv_path or "")):
         raise typer.BadParameter("a URL output needs --engine ray (the local engine writes local paths)",
                                  param_hint="--out/--csv")
-    check_inputs(images, [p for p in (out, csv_path) if p and "://" not in p], [overlays, crops], resume, overwrite)
+    check_inputs(images, out, [p for p in (out, csv_path) if p and "://" not in p], [overlays, crops], resume,
+                 overwrite)
     detector, classifier = release_pair(detector, classifier)
     head_list = tuple(h.strip() for h in heads.split(",") if h.strip()) if heads is not None else None
     extras = {"csv_path": csv_path, "overlays_dir": overlays, "crops_dir": crops, "batch_size": batch_size,
