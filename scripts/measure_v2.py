@@ -1,7 +1,10 @@
 """Measure a detector + classifier pair (and an embedder) on the v2 release splits, beside v1.
 
-    python scripts/measure_v2.py WORK --name v2 --detector D --classifier C [--embedder E]
+    python scripts/measure_v2.py WORK --name v2 --detector D --classifier C [--embedder E] [--fp16]
         [--splits products-test ccp-test] [--baseline v1]
+
+``--fp16``: measure fp16 copies of the three files made as package_release.py makes the shipped
+ones (its ``slim``: the embedder's base classifier halved too), in WORK/measure/<name>/fp16/.
 
 WORK is the folder of scripts/release_v2_data.py. For each split a folder of links to its photos
 is tagged the way a user tags (`garmentparse tag`, default settings) and scored:
@@ -22,10 +25,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from package_release import slim  # scripts/ is on sys.path when a script of it runs
+
+from garmentparse.checkpoint import load_checkpoint, save_checkpoint
+
 G = [sys.executable, "-m", "garmentparse"]
 SPLITS = {"products-test": "products/test.json", "products-dev": "products/dev.json",
           "ccp-test": "ccp/test.json", "ccp-dev": "ccp/dev.json"}
-IMAGES = {"products": "images/products", "ccp": "images/ccp"}
+IMAGES = {"products": "images/products", "ccp": "images/ccp"}  # release_v2_data.py's links
+
+
+def shipped_copy(model: str, target: Path) -> str:
+    """``model`` as the package ships it (fp16, no training state)."""
+    save_checkpoint(slim(load_checkpoint(model), True), target)
+    return str(target)
 
 
 def run_json(*args: object) -> dict[str, Any]:
@@ -34,15 +47,10 @@ def run_json(*args: object) -> dict[str, Any]:
 
 
 def photo_folder(work: Path, split: str) -> Path:
-    """A folder of links to the split's photos (what `tag` reads)."""
-    coco = json.loads((work / SPLITS[split]).read_text())
+    """The folder of links to the split's photos that scripts/release_v2_data.py made."""
     folder = work / "photos" / split
-    folder.mkdir(parents=True, exist_ok=True)
-    source = (work / IMAGES[split.split("-")[0]]).resolve()
-    for im in coco["images"]:
-        link = folder / im["file_name"]
-        if not link.exists():
-            link.symlink_to(source / im["file_name"])
+    if not folder.is_dir():
+        raise SystemExit(f"{folder}: missing; run scripts/release_v2_data.py {work} first")
     return folder
 
 
@@ -85,7 +93,7 @@ def measure(work: Path, name: str, detector: str, classifier: str, embedder: str
             t = cmp["truth"]
             garments = t["garments"]
             results[split] = {
-                "garments": garments, "found": round(1 - t["missed_b"] / garments, 4),
+                "photos": t["photos"], "garments": garments, "found": round(1 - t["missed_b"] / garments, 4),
                 "accuracy_among_found": {a["head"]: a["accuracy_b"] for a in t["accuracy"]},
                 "box AP": det["bbox"]["AP"], "mask AP": det["segm"]["AP"],
                 "duplicate rate": det.get("duplicate_rate"),
@@ -118,7 +126,7 @@ def cards(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     product = {"product photos": p["contract"]["photos"], "product row holds": p["contract"]["held"],
                "product part right": p["contract"]["part_right"],
                "product exactly one garment": p["contract"]["exactly_one_garment"]}
-    street = {"street photos": 91, "street garments found": s["found"], "street box AP": s["box AP"],
+    street = {"street photos": s["photos"], "street garments found": s["found"], "street box AP": s["box AP"],
               "street mask AP": s["mask AP"], "street duplicate rate": s["duplicate rate"]}
     out = {"detector": {"held_out": {**street, **{k: v for k, v in product.items() if "row" not in k}},
                         "held_out_per_part": s["per_part"], "product_per_class": p["per_class"]},
@@ -139,8 +147,16 @@ def main() -> None:
     ap.add_argument("--embedder")
     ap.add_argument("--splits", nargs="+", default=["products-test", "ccp-test"], choices=sorted(SPLITS))
     ap.add_argument("--baseline", help="name of an earlier measurement whose tag outputs `compare` sets beside")
+    ap.add_argument("--fp16", action="store_true", help="measure fp16 copies (the shipped precision)")
     args = ap.parse_args()
-    measure(args.work, args.name, args.detector, args.classifier, args.embedder, args.splits, args.baseline)
+    detector, classifier, embedder = args.detector, args.classifier, args.embedder
+    if args.fp16:
+        half = args.work / "measure" / args.name / "fp16"
+        half.mkdir(parents=True, exist_ok=True)
+        detector = shipped_copy(detector, half / "detector.pt")
+        classifier = shipped_copy(classifier, half / "classifier.pt")
+        embedder = shipped_copy(embedder, half / "embedder.pt") if embedder else None
+    measure(args.work, args.name, detector, classifier, embedder, args.splits, args.baseline)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,12 @@ $G train embedder --embeddings "$WORK/emb/cls-v2-train" --out "$WORK/emb-v2" --d
 $PY scripts/measure_v2.py "$WORK" --name v1 --detector ccp-lite0-detector --classifier ccp-lite0-classifier \
   --embedder ccp-lite0-embedder
 $PY scripts/measure_v2.py "$WORK" --name v2 --detector "$WORK/det-v2/model.pt" --classifier "$WORK/cls-v2/model.pt" \
-  --embedder "$WORK/emb-v2/model.pt" --baseline v1
-$PY scripts/measure_v2.py "$WORK" --name v2 --detector "$WORK/det-v2/model.pt" --classifier "$WORK/cls-v2/model.pt" \
-  --splits products-dev ccp-dev
+  --embedder "$WORK/emb-v2/model.pt" --baseline v1 --fp16
+# the dev choice of the score threshold: one tag run at 0.3 on the dev photos, filtered per candidate
+for s in products-dev ccp-dev; do
+  $G tag "$WORK/photos/$s" --out "$WORK/dev/tags-$s.jsonl" --detector "$WORK/measure/v2/fp16/detector.pt" \
+    --classifier "$WORK/measure/v2/fp16/classifier.pt" --device cpu --score-threshold 0.3 --overwrite
+done
+$PY scripts/sweep_threshold.py --products "$WORK/dev/tags-products-dev.jsonl" --products-coco "$WORK/products/dev.json" \
+  --street "$WORK/dev/tags-ccp-dev.jsonl" --street-coco "$WORK/ccp/dev.json"
 $PY scripts/package_release.py "$WORK" --release models/release.yaml

@@ -13,6 +13,7 @@ Writes under WORK:
   photos (test 15 %, dev 10 %): no photographer in two splits.
 - ``images/ccp``, ``images/products``: links to the photo folders; ``{train,dev}.json``: both
   sources in one COCO with file names under those links (the detector's and crop's input).
+- ``photos/{products,ccp}-{dev,test}/``: links to just those photos (what `tag` reads to measure).
 """
 
 from __future__ import annotations
@@ -113,6 +114,14 @@ def main() -> None:
         link = links / name
         if not link.exists():
             link.symlink_to(target.resolve())
+    for prefix, parts in (("products", prod_split), ("ccp", ccp_split)):
+        for s in ("dev", "test"):
+            folder = work / "photos" / f"{prefix}-{s}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for im in parts[s]["images"]:
+                link = folder / im["file_name"]
+                if not link.exists():
+                    link.symlink_to((links / prefix).resolve() / im["file_name"])
     summary = {}
     for s in ("train", "dev"):
         m = merged({"ccp": ccp_split[s], "products": prod_split[s]})
